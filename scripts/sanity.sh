@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# ansible-test needs the collection under ansible_collections/NAMESPACE/NAME as a real
+# directory, so copy the checkout there (without venv, state and outputs) and test the copy.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dest="$root/build/ansible_collections/dbops/aurora"
+rm -rf "$dest"
+mkdir -p "$dest"
+tar -C "$root" -c --exclude=./.venv --exclude=./.state --exclude=./.collections \
+    --exclude=./build --exclude=./tests/output --exclude=./.git --exclude=__pycache__ \
+    --exclude=./.pytest_cache --exclude=./.cache --exclude=./bench/results . | tar -C "$dest" -x
+cd "$dest"
+"$root/.venv/bin/ansible-test" sanity --python 3.11 --color no "$@"

@@ -1,0 +1,228 @@
+"""The emulator process: moto's server over HTTP, patched for Aurora PostgreSQL, plus
+two accounts, fault injection and API call counting.  Started by ``aws-emulator up``."""
+
+import argparse
+import io
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import urllib.parse
+
+from moto.iam.models import iam_backends
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+from aws_emulator import rds
+from aws_emulator.postgres import PostgresFleet
+
+ACCOUNTS = {"production": "111111111111", "acceptance": "222222222222"}
+CONTROL_PREFIX = "/_emulator/"
+
+
+def create_accounts(region):
+    """One IAM user with an access key per account: moto maps each key to its account."""
+    profiles = {}
+    for profile, account_id in ACCOUNTS.items():
+        iam = iam_backends[account_id]["aws"]
+        user_name = "dbops-%s" % profile
+        iam.create_user(region, user_name)
+        key = iam.create_access_key(user_name)
+        profiles[profile] = (key.access_key_id, key.secret_access_key)
+    return profiles
+
+
+def write_aws_files(aws_dir, profiles, region):
+    os.makedirs(aws_dir, exist_ok=True)
+    with open(os.path.join(aws_dir, "credentials"), "w", encoding="utf-8") as creds:
+        for profile, (key_id, secret) in profiles.items():
+            creds.write("[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n"
+                        % (profile, key_id, secret))
+    with open(os.path.join(aws_dir, "config"), "w", encoding="utf-8") as config:
+        for profile in profiles:
+            config.write("[profile %s]\nregion = %s\noutput = json\n\n" % (profile, region))
+
+
+class Counter:
+    def __init__(self):
+        self.calls = {}
+        self.lock = threading.Lock()
+
+    def add(self, action):
+        with self.lock:
+            self.calls[action] = self.calls.get(action, 0) + 1
+
+    def snapshot(self, reset=False):
+        with self.lock:
+            calls = dict(self.calls)
+            if reset:
+                self.calls.clear()
+        return {"total": sum(calls.values()), "calls": calls}
+
+
+def _action(environ, body):
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.split(".")[-1]
+    for source in (body.decode("utf-8", "replace"), environ.get("QUERY_STRING", "")):
+        values = urllib.parse.parse_qs(source)
+        if "Action" in values:
+            return values["Action"][0]
+    return "%s %s" % (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+
+
+FAULTS = {
+    400: ("400 Bad Request", "Sender", "Throttling", "ThrottlingException", "Rate exceeded"),
+    503: ("503 Service Unavailable", "Receiver", "ServiceUnavailable",
+          "ServiceUnavailableException", "Service unavailable (injected by the emulator)"),
+}
+
+
+def _fault_response(environ, start_response, status):
+    """An AWS error in the request's own protocol: JSON for SSM and friends, XML for RDS."""
+    line, kind, query_code, json_code, message = FAULTS[status]
+    if "json" in environ.get("CONTENT_TYPE", ""):
+        body = json.dumps({"__type": json_code, "message": message})
+        content_type = "application/x-amz-json-1.1"
+    else:
+        body = ("<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message>"
+                "</Error><RequestId>emulator-fault</RequestId></ErrorResponse>"
+                % (kind, query_code, message))
+        content_type = "text/xml"
+    start_response(line, [("Content-Type", content_type)])
+    return [body.encode("utf-8")]
+
+
+class EmulatorApp:
+    """WSGI wrapper: control endpoints, call counting, injected faults, then moto."""
+
+    def __init__(self, moto_app, counter, on_shutdown, seed=None):
+        self.moto_app = moto_app
+        self.counter = counter
+        self.on_shutdown = on_shutdown
+        self.random = random.Random(seed)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self.control(path[len(CONTROL_PREFIX):], environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = _action(environ, body)
+        self.counter.add(action)
+        settings = rds.SETTINGS
+        roll = self.random.random()
+        if roll < settings.throttle_rate:
+            return _fault_response(environ, start_response, 400)
+        if roll < settings.throttle_rate + settings.error_rate:
+            return _fault_response(environ, start_response, 503)
+        return self.moto_app(environ, start_response)
+
+    def control(self, name, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if name == "health":
+            payload = {"status": "ok", "accounts": ACCOUNTS}
+        elif name == "config":
+            if method == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                update = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                with rds.SETTINGS.lock:
+                    for key, value in update.items():
+                        if key == "seed":
+                            self.random.seed(value)
+                        elif key in rds.SETTINGS.as_dict():
+                            setattr(rds.SETTINGS, key, float(value))
+                        else:
+                            return self._json(start_response, "400 Bad Request",
+                                              {"error": "unknown setting %s" % key})
+            payload = rds.SETTINGS.as_dict()
+        elif name == "calls":
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            payload = self.counter.snapshot(reset="reset" in query or method == "DELETE")
+        elif name == "servers":
+            payload = _servers()
+        elif name == "shutdown" and method == "POST":
+            threading.Thread(target=self.on_shutdown, daemon=True).start()
+            payload = {"status": "stopping"}
+        else:
+            return self._json(start_response, "404 Not Found", {"error": "no such endpoint"})
+        return self._json(start_response, "200 OK", payload)
+
+    @staticmethod
+    def _json(start_response, status, payload):
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(payload).encode("utf-8")]
+
+
+def _servers():
+    servers = []
+    for account_id, account in list(rds.rds_models.rds_backends.items()):
+        for region, backend in list(account.items()):
+            for cluster in list(backend.clusters.values()):
+                server = cluster.__dict__.get("emulator_server")
+                if server is not None:
+                    servers.append({"account_id": account_id, "region": region,
+                                    "cluster": cluster.db_cluster_identifier,
+                                    "port": server.port, "pid": server.pid})
+    return servers
+
+
+def stop_all_servers():
+    for account in list(rds.rds_models.rds_backends.values()):
+        for backend in list(account.values()):
+            for cluster in list(backend.clusters.values()):
+                server = cluster.__dict__.get("emulator_server")
+                if server is not None:
+                    server.stop()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--pg-root", required=True)
+    parser.add_argument("--socket-dir", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--creating-seconds", type=float, default=0.0)
+    parser.add_argument("--throttle-rate", type=float, default=0.0)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    registry = os.path.join(args.state_dir, "servers")
+    fleet = PostgresFleet(args.pg_root, args.socket_dir, registry)
+    rds.install(fleet)
+    rds.SETTINGS.creating_seconds = args.creating_seconds
+    rds.SETTINGS.throttle_rate = args.throttle_rate
+    rds.SETTINGS.error_rate = args.error_rate
+
+    profiles = create_accounts(args.region)
+    write_aws_files(os.path.join(args.state_dir, "aws"), profiles, args.region)
+
+    counter = Counter()
+    holder = {}
+
+    def shutdown():
+        holder["server"].shutdown()
+
+    app = EmulatorApp(DomainDispatcherApplication(create_backend_app), counter, shutdown,
+                      seed=args.seed)
+    server = make_server("127.0.0.1", args.port, app, threaded=True,
+                         request_handler=MotoRequestHandler)
+    holder["server"] = server
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=shutdown).start())
+    signal.signal(signal.SIGINT, lambda *_: threading.Thread(target=shutdown).start())
+    print("emulator listening on 127.0.0.1:%d" % args.port, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        stop_all_servers()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
