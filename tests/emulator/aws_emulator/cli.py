@@ -95,6 +95,8 @@ def up(args):
                             "run 'aws-emulator down --state-dir %s' first"
                             % (state_dir, state["pid"], state["port"], args.state_dir))
     postgres.find_bindir()
+    if args.port == 0:
+        args.port = postgres.free_port()
     if not _port_is_free(args.port):
         raise EmulatorError("port %d on 127.0.0.1 is busy: stop what listens there or "
                             "choose another with --port" % args.port)
@@ -248,7 +250,8 @@ def build_parser():
         sub.set_defaults(func=func)
         sub.add_argument("--state-dir", required=True)
         if name == "up":
-            sub.add_argument("--port", type=int, default=DEFAULT_PORT)
+            sub.add_argument("--port", type=int, default=DEFAULT_PORT,
+                             help="HTTP port on 127.0.0.1 (0: any free port)")
             sub.add_argument("--region", default=DEFAULT_REGION)
         if name in ("up", "config"):
             default = 0.0 if name == "up" else None

@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbops.aurora contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""RDS calls shared by the modules: retried clients, lookups that return None when absent,
+paginated listings and waits that report how long they took."""
+
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+# Throttling as SSM and KMS spell it, plus RDS's transient state errors worth a retry.
+RETRY_CODES = ["ThrottlingException", "ServiceUnavailableException"]
+
+
+def retrying_client(module, service):
+    """A client whose calls, made with aws_retry=True, back off with jitter on throttling."""
+    return module.client(service, retry_decorator=AWSRetry.jittered_backoff(
+        retries=10, delay=1, max_delay=20, catch_extra_error_codes=RETRY_CODES))
+
+
+def paginate(client, operation, result_key, **params):
+    """Every item of a paginated listing; each page is retried on its own."""
+    paginator = client.get_paginator(operation)
+
+    @AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=20,
+                               catch_extra_error_codes=RETRY_CODES)
+    def _pages():
+        return paginator.paginate(**params).build_full_result()
+
+    return _pages().get(result_key, [])
+
+
+def describe_cluster(client, identifier):
+    """The cluster as RDS reports it, or None when there is no such cluster."""
+    try:
+        clusters = client.describe_db_clusters(DBClusterIdentifier=identifier,
+                                               aws_retry=True)["DBClusters"]
+    except is_boto3_error_code("DBClusterNotFoundFault"):
+        return None
+    return clusters[0] if clusters else None
+
+
+def describe_cluster_snapshot(client, identifier):
+    """A cluster snapshot by name or ARN (also one shared by another account), or None."""
+    params = {"DBClusterSnapshotIdentifier": identifier}
+    if identifier.startswith("arn:"):
+        params.update(SnapshotType="shared", IncludeShared=True)
+    try:
+        snapshots = client.describe_db_cluster_snapshots(aws_retry=True, **params)
+    except is_boto3_error_code("DBClusterSnapshotNotFoundFault"):
+        return None
+    for snapshot in snapshots.get("DBClusterSnapshots", []):
+        if identifier in (snapshot["DBClusterSnapshotIdentifier"],
+                          snapshot["DBClusterSnapshotArn"]):
+            return snapshot
+    return None
+
+
+def wait_until(check, timeout, delay=2.0, sleep=time.sleep):
+    """Call ``check()`` until it returns something truthy or ``timeout`` seconds pass.
+
+    Returns (result, polls, seconds).  The first poll happens at once, so a resource that
+    is already there costs no wait.
+    """
+    start = time.monotonic()
+    polls = 0
+    while True:
+        polls += 1
+        result = check()
+        elapsed = time.monotonic() - start
+        if result or elapsed >= timeout:
+            return result, polls, round(elapsed, 2)
+        sleep(min(delay, max(0.0, timeout - elapsed)))
+
+
+def snake(resource):
+    """A boto3 response dict with snake_case keys (tags kept as given)."""
+    return camel_dict_to_snake_dict(resource or {}, ignore_list=["Tags", "TagList"])
+
+
+def is_client_error(error, *codes):
+    """True when ``error`` is a botocore ClientError with one of ``codes``."""
+    return (isinstance(error, botocore.exceptions.ClientError)
+            and error.response.get("Error", {}).get("Code") in codes)
