@@ -3,7 +3,7 @@
 # directory, so copy the checkout there (without venv, state and outputs) and test the copy.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dest="$root/build/ansible_collections/dbops/aurora"
+dest="${SANITY_BUILD_DIR:-$root/build}/ansible_collections/dbops/aurora"
 rm -rf "$dest"
 mkdir -p "$dest"
 tar -C "$root" -c --exclude=./.venv --exclude=./.state --exclude=./.collections \
