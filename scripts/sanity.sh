@@ -3,7 +3,8 @@
 # directory, so copy the checkout there (without venv, state and outputs) and test the copy.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dest="${SANITY_BUILD_DIR:-$root/build}/ansible_collections/dbops/aurora"
+# Outside the checkout: inside it, ansible-test would list files through git and find none.
+dest="${SANITY_BUILD_DIR:-${TMPDIR:-/tmp}/dbops-aurora-sanity}/ansible_collections/dbops/aurora"
 rm -rf "$dest"
 mkdir -p "$dest"
 tar -C "$root" -c --exclude=./.venv --exclude=./.state --exclude=./.collections \
