@@ -10,5 +10,10 @@ mkdir -p "$dest"
 tar -C "$root" -c --exclude=./.venv --exclude=./.state --exclude=./.collections \
     --exclude=./build --exclude=./tests/output --exclude=./.git --exclude=__pycache__ \
     --exclude=./.pytest_cache --exclude=./.cache --exclude=./bench/results . | tar -C "$dest" -x
+# The import test resolves dependencies (amazon.aws, ...) beside the collection under test.
+site="$("$root/.venv/bin/python" -c 'import ansible, os; print(os.path.join(os.path.dirname(os.path.dirname(ansible.__file__)), "ansible_collections"))')"
+for namespace in amazon community; do
+    ln -sfn "$site/$namespace" "$(dirname "$(dirname "$dest")")/$namespace"
+done
 cd "$dest"
 "$root/.venv/bin/ansible-test" sanity --python 3.11 --color no "$@"

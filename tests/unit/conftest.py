@@ -56,7 +56,7 @@ def parse_env(text):
     env = {}
     for line in text.splitlines():
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, value = line[len("export "):].split("=", 1)
             env[key] = value
     return env
 
@@ -67,10 +67,9 @@ def emulator(tmp_path_factory):
     port = free_port()
     result = run_emulator("up", "--state-dir", state_dir, "--port", str(port))
     env = parse_env(result.stdout)
-    saved = {key: os.environ.get(key) for key in list(env) + ["AWS_PROFILE",
-                                                             "AWS_ACCESS_KEY_ID",
-                                                             "AWS_SECRET_ACCESS_KEY"]}
-    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    ambient = ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    saved = {key: os.environ.get(key) for key in list(env) + ambient}
+    for key in ambient:
         os.environ.pop(key, None)
     os.environ.update(env)
     try:

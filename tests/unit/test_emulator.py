@@ -294,8 +294,9 @@ def test_fault_injection_throttles_and_fails(emulator, settings):
     settings(error_rate=0.3, seed=7)
     retrying = emulator.session("acceptance").client(
         "rds", config=botocore.config.Config(retries={"max_attempts": 10, "mode": "standard"}))
-    for _ in range(10):
-        retrying.describe_db_clusters()  # the standard retry mode rides over 5xx
+    for attempt in range(10):
+        # the standard retry mode rides over 5xx
+        assert "DBClusters" in retrying.describe_db_clusters(), attempt
 
 
 def test_api_calls_are_counted(emulator):

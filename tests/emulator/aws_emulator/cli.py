@@ -232,9 +232,8 @@ def config(args):
     state = read_state(os.path.abspath(args.state_dir))
     if state is None:
         raise EmulatorError("no emulator runs for %s" % args.state_dir)
-    update = {key: getattr(args, key) for key in ("creating_seconds", "throttle_rate",
-                                                   "error_rate", "seed")
-              if getattr(args, key) is not None}
+    names = ("creating_seconds", "throttle_rate", "error_rate", "seed")
+    update = {key: getattr(args, key) for key in names if getattr(args, key) is not None}
     result = _http("http://127.0.0.1:%d/_emulator/config" % state["port"],
                    data=json.dumps(update).encode("utf-8"))
     print(json.dumps(result))

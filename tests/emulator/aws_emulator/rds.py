@@ -26,7 +26,6 @@ from moto.kms.models import kms_backends
 from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.rds.exceptions import (
-    DBClusterSnapshotNotFoundError,
     InvalidParameterValue,
     RDSClientError,
 )
