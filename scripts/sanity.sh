@@ -9,7 +9,7 @@ rm -rf "$dest"
 mkdir -p "$dest"
 tar -C "$root" -c --exclude=./.venv --exclude=./.state --exclude=./.collections \
     --exclude=./build --exclude=./tests/output --exclude=./.git --exclude=__pycache__ \
-    --exclude=./.pytest_cache --exclude=./.cache --exclude=./bench/results . | tar -C "$dest" -x
+    --exclude=./.pytest_cache --exclude=./.cache --exclude=./.ansible --exclude=./bench/results . | tar -C "$dest" -x
 # The import test resolves dependencies (amazon.aws, ...) beside the collection under test.
 site="$("$root/.venv/bin/python" -c 'import ansible, os; print(os.path.join(os.path.dirname(os.path.dirname(ansible.__file__)), "ansible_collections"))')"
 for namespace in amazon community; do

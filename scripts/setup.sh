@@ -9,15 +9,21 @@ venv="$root/.venv"
 
 log() { printf '==> %s\n' "$*"; }
 
-# PostgreSQL server binaries: the emulator runs a real server behind every Aurora cluster.
+# Debian packages: the PostgreSQL server (the emulator runs a real one behind every Aurora
+# cluster) and shellcheck (without it ansible-test silently skips its shellcheck test).
+missing=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
-    log "installing PostgreSQL from Debian packages"
+    missing+=(postgresql)
+fi
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq postgresql >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-    log "PostgreSQL present: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1)"
+    log "Debian packages present: postgresql, shellcheck"
 fi
 
 # Python virtual environment, reinstalled only when requirements.txt changes.
