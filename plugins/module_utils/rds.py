@@ -49,16 +49,28 @@ def describe_cluster(client, identifier):
 
 def describe_cluster_snapshot(client, identifier):
     """A cluster snapshot by name or ARN (also one shared by another account), or None."""
-    params = {"DBClusterSnapshotIdentifier": identifier}
     if identifier.startswith("arn:"):
-        params.update(SnapshotType="shared", IncludeShared=True)
+        shared = _describe_cluster_snapshot(client, identifier, SnapshotType="shared",
+                                            IncludeShared=True)
+        if shared is not None:
+            return shared
+        # Not shared with us: it may be this account's own snapshot, named by its ARN.
+        own = _describe_cluster_snapshot(client, identifier.rsplit(":", 1)[-1])
+        return own if own and own["DBClusterSnapshotArn"].lower() == identifier.lower() else None
+    return _describe_cluster_snapshot(client, identifier)
+
+
+def _describe_cluster_snapshot(client, identifier, **params):
+    params["DBClusterSnapshotIdentifier"] = identifier
     try:
         snapshots = client.describe_db_cluster_snapshots(aws_retry=True, **params)
     except is_boto3_error_code("DBClusterSnapshotNotFoundFault"):
         return None
+    # RDS stores snapshot names in lower case, so "Nightly-1" finds "nightly-1".
+    wanted = identifier.lower()
     for snapshot in snapshots.get("DBClusterSnapshots", []):
-        if identifier in (snapshot["DBClusterSnapshotIdentifier"],
-                          snapshot["DBClusterSnapshotArn"]):
+        if wanted in (snapshot["DBClusterSnapshotIdentifier"].lower(),
+                      snapshot["DBClusterSnapshotArn"].lower()):
             return snapshot
     return None
 
@@ -89,3 +101,22 @@ def is_client_error(error, *codes):
     """True when ``error`` is a botocore ClientError with one of ``codes``."""
     return (isinstance(error, botocore.exceptions.ClientError)
             and error.response.get("Error", {}).get("Code") in codes)
+
+
+def describe_all(client, operation, result_key, page_size=100, **params):
+    """Every item of an RDS Describe* listing, paged by Marker with the largest page RDS allows.
+
+    Unlike ``paginate`` each page is its own call with aws_retry=True, so throttling on page 7
+    of 10 retries page 7, not the whole listing.
+    """
+    method = getattr(client, operation)
+    items, marker = [], None
+    while True:
+        page_params = dict(params, MaxRecords=page_size)
+        if marker:
+            page_params["Marker"] = marker
+        page = method(aws_retry=True, **page_params)
+        items.extend(page.get(result_key, []))
+        marker = page.get("Marker")
+        if not marker:
+            return items

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import urllib.request
 
 import boto3
@@ -99,6 +100,11 @@ def _install_collection_loader():
     site = os.path.dirname(os.path.dirname(ansible_collections.__file__)) \
         if getattr(ansible_collections, "__file__", None) else \
         os.path.dirname(list(ansible_collections.__path__)[0])
+    # The plain namespace package imported above would shadow the finder's ansible_collections
+    # (which knows about dbops.aurora): drop it so the next import goes through the finder.
+    for name in [name for name in sys.modules
+                 if name == "ansible_collections" or name.startswith("ansible_collections.")]:
+        del sys.modules[name]
     _AnsibleCollectionFinder(paths=[os.path.join(ROOT, ".collections"), site])._install()
 
 

@@ -346,6 +346,12 @@ def describe_db_cluster_snapshots_response(self):
     snapshots = self.backend.describe_db_cluster_snapshots(
         params.get("DBClusterIdentifier"), params.get("DBClusterSnapshotIdentifier"),
         params.get("SnapshotType"), filters)
+    wanted = params.get("DBClusterSnapshotIdentifier")
+    if params.get("SnapshotType") == "shared" and wanted:
+        # AWS: a shared snapshot is looked up by its ARN; moto lists every shared one.
+        snapshots = [snapshot for snapshot in snapshots
+                     if wanted.lower() in (snapshot.arn.lower(),
+                                           snapshot.db_cluster_snapshot_identifier.lower())]
     page, marker = _paged(snapshots, params.get("MaxRecords"), params.get("Marker"))
     result = {"DBClusterSnapshots": page}
     if marker:

@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbops.aurora contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers for the refresh role: the maintenance window guard and the refresh id."""
+
+import datetime
+import hashlib
+import re
+
+from ansible.errors import AnsibleFilterError
+
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WEEKLY = re.compile(r"^(?P<d1>[a-z]{3}):(?P<h1>\d{2}):(?P<m1>\d{2})-"
+                     r"(?P<d2>[a-z]{3}):(?P<h2>\d{2}):(?P<m2>\d{2})$")
+_DAILY = re.compile(r"^(?P<h1>\d{2}):(?P<m1>\d{2})-(?P<h2>\d{2}):(?P<m2>\d{2})$")
+_WEEK = 7 * 24 * 60
+
+
+def _minute_of_week(day, hour, minute):
+    if day not in _DAYS or not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError
+    return _DAYS.index(day) * 24 * 60 + hour * 60 + minute
+
+
+def _parse_window(window):
+    """(start, end, period) in minutes; a window may wrap past the end of the day or week."""
+    text = str(window).strip().lower()
+    weekly, daily = _WEEKLY.match(text), _DAILY.match(text)
+    try:
+        if weekly:
+            start = _minute_of_week(weekly["d1"], int(weekly["h1"]), int(weekly["m1"]))
+            end = _minute_of_week(weekly["d2"], int(weekly["h2"]), int(weekly["m2"]))
+            return start, end, _WEEK
+        if daily:
+            start = _minute_of_week("mon", int(daily["h1"]), int(daily["m1"]))
+            end = _minute_of_week("mon", int(daily["h2"]), int(daily["m2"]))
+            return start, end, 24 * 60
+    except ValueError:
+        pass
+    raise AnsibleFilterError(
+        "maintenance window %r must look like 'sun:02:00-sun:06:00' (weekly, UTC, as RDS "
+        "writes it) or '02:00-06:00' (daily, UTC)" % (window,))
+
+
+def in_maintenance_window(window, now=None):
+    """True when ``now`` (ISO 8601, default the current UTC time) falls inside ``window``."""
+    start, end, period = _parse_window(window)
+    if now is None or now == "":
+        moment = datetime.datetime.now(datetime.timezone.utc)
+    else:
+        try:
+            moment = datetime.datetime.fromisoformat(str(now).replace("Z", "+00:00"))
+        except ValueError as error:
+            raise AnsibleFilterError("in_maintenance_window: now %r: %s" % (now, error))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.timezone.utc)
+    current = moment.weekday() * 24 * 60 + moment.hour * 60 + moment.minute
+    current %= period
+    if start <= end:
+        return start <= current < end
+    return current >= start or current < end
+
+
+def refresh_id(snapshot):
+    """A short, stable id for a refresh from its snapshot, so a rerun reuses its cluster names."""
+    if not snapshot:
+        raise AnsibleFilterError("refresh_id needs the snapshot's ARN or name")
+    return "r" + hashlib.sha256(str(snapshot).encode("utf-8")).hexdigest()[:8]
+
+
+class FilterModule:
+    def filters(self):
+        return {"in_maintenance_window": in_maintenance_window, "refresh_id": refresh_id}

@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbops.aurora contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cluster snapshot helpers shared by the snapshot, snapshot_info and snapshot_prune modules."""
+
+import datetime
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    boto3_tag_list_to_ansible_dict,
+)
+
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all, snake
+from ansible_collections.dbops.aurora.plugins.module_utils.validation import parse_snapshot_arn
+
+# The tags the refresh puts on what it creates (see DESIGN.md, "Tag conventions").
+SOURCE_SNAPSHOT_TAG = "dbops:source-snapshot"
+# AWS refuses to share snapshots encrypted with this AWS-managed key.
+DEFAULT_RDS_KEY_ALIAS = "alias/aws/rds"
+
+
+def list_cluster_snapshots(client, snapshot_type, **params):
+    """One paged listing of cluster snapshots of ``snapshot_type`` (shared, manual, automated)."""
+    if snapshot_type == "shared":
+        params.update(IncludeShared=True)
+    return describe_all(client, "describe_db_cluster_snapshots", "DBClusterSnapshots",
+                        SnapshotType=snapshot_type, **params)
+
+
+def snapshot_name(snapshot):
+    """The name part: a shared snapshot is listed with its ARN as identifier."""
+    identifier = snapshot["DBClusterSnapshotIdentifier"]
+    parts = parse_snapshot_arn(identifier)
+    return parts["identifier"] if parts else identifier
+
+
+def owner_account_id(snapshot):
+    parts = parse_snapshot_arn(snapshot.get("DBClusterSnapshotArn", ""))
+    return parts["account_id"] if parts else None
+
+
+def snapshot_tags(resource):
+    return boto3_tag_list_to_ansible_dict(resource.get("TagList") or [])
+
+
+def age_hours(snapshot, now=None):
+    created = snapshot.get("SnapshotCreateTime")
+    if created is None:
+        return None
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return round((now - created).total_seconds() / 3600.0, 4)
+
+
+def references(snapshot):
+    """The ways a pointer or a tag may name this snapshot, lower case (RDS names are)."""
+    return {value.lower() for value in (snapshot.get("DBClusterSnapshotIdentifier"),
+                                        snapshot.get("DBClusterSnapshotArn"),
+                                        snapshot_name(snapshot)) if value}
+
+
+def snapshot_result(snapshot):
+    """A snapshot as the modules return it: snake_case, tags as a dict, owner and age."""
+    result = snake(snapshot)
+    result.pop("tag_list", None)
+    result["tags"] = snapshot_tags(snapshot)
+    result["snapshot_name"] = snapshot_name(snapshot)
+    result["owner_account_id"] = owner_account_id(snapshot)
+    result["age_hours"] = age_hours(snapshot)
+    return result
+
+
+def describe_key(kms, key_id):
+    """KMS key metadata, or None when the key does not exist or this account may not read it."""
+    try:
+        return kms.describe_key(KeyId=key_id, aws_retry=True)["KeyMetadata"]
+    except is_boto3_error_code(["NotFoundException", "AccessDeniedException"]):
+        return None
+
+
+def is_aws_managed_key(kms, key_id):
+    """True for the AWS-managed aws/rds key: snapshots encrypted with it cannot be shared."""
+    if not key_id:
+        return False
+    if key_id.endswith(DEFAULT_RDS_KEY_ALIAS):
+        return True
+    metadata = describe_key(kms, key_id)
+    return bool(metadata) and metadata.get("KeyManager") == "AWS"

@@ -1,0 +1,41 @@
+"""Maintenance window and refresh id filters (pure functions, no AWS)."""
+
+import os
+import sys
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "filter"))
+import refresh  # noqa: E402  pylint: disable=wrong-import-position
+
+
+@pytest.mark.parametrize("window, now, expected", [
+    ("sun:02:00-sun:06:00", "2026-11-22T02:00:00Z", True),    # a Sunday, start is inside
+    ("sun:02:00-sun:06:00", "2026-11-22T05:59:00+00:00", True),
+    ("sun:02:00-sun:06:00", "2026-11-22T06:00:00Z", False),   # end is outside
+    ("sun:02:00-sun:06:00", "2026-11-23T03:00:00Z", False),   # Monday
+    ("sun:23:00-mon:01:00", "2026-11-23T00:30:00Z", True),    # wraps past the week's end
+    ("sun:23:00-mon:01:00", "2026-11-22T22:59:00Z", False),
+    ("22:00-04:00", "2026-11-24T23:10:00Z", True),            # daily, wraps midnight
+    ("22:00-04:00", "2026-11-24T04:00:00Z", False),
+    ("02:00-06:00", "2026-11-24T04:00:00+02:00", True),       # 02:00 UTC
+])
+def test_in_maintenance_window(window, now, expected):
+    assert refresh.in_maintenance_window(window, now) is expected
+
+
+@pytest.mark.parametrize("window", ["sunday 2-6", "sun:25:00-sun:06:00", "xyz:02:00-sun:06:00",
+                                    "", "02:00"])
+def test_bad_window_is_refused_with_the_expected_format(window):
+    with pytest.raises(AnsibleFilterError, match="sun:02:00-sun:06:00"):
+        refresh.in_maintenance_window(window, "2026-11-22T02:00:00Z")
+
+
+def test_refresh_id_is_stable_and_distinct():
+    arn = "arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:app-prod-1"
+    assert refresh.refresh_id(arn) == refresh.refresh_id(arn)
+    assert refresh.refresh_id(arn) != refresh.refresh_id(arn + "0")
+    assert len(refresh.refresh_id(arn)) == 9 and refresh.refresh_id(arn).startswith("r")
+    with pytest.raises(AnsibleFilterError):
+        refresh.refresh_id("")
