@@ -51,6 +51,14 @@ options:
     type: list
     elements: str
     default: []
+  protected_snapshots:
+    description:
+      - Snapshots (names or ARNs) that must never be deleted, whatever the retention says.
+      - For references this account cannot read itself, such as the acceptance account's
+        pointers to snapshots production shares with it.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -70,6 +78,12 @@ EXAMPLES = r"""
     protected_parameters:
       - /dbops/acceptance/snapshot/latest
       - /dbops/acceptance/snapshot/current
+
+- name: In production, keep what acceptance's pointers name (read there, passed in here)
+  dbops.aurora.snapshot_prune:
+    db_cluster_identifier: app-prod
+    keep_newest: 3
+    protected_snapshots: "{{ acceptance_pointer_values }}"
 
 - name: Show what would go among the refresh copies
   dbops.aurora.snapshot_prune:
@@ -266,12 +280,18 @@ def decide(chosen, protected, busy, params):
             reason = "in use: status %s" % snapshot.get("Status")
         else:
             reason = next(("in use: " + busy[name] for name in names if name in busy), None)
-            reason = reason or next(("referenced by SSM parameter " + protected[name]
+            reason = reason or next((protection(protected[name])
                                      for name in names if name in protected), None)
             reason = reason or retention_reason(snapshot, rank, params, now)
             rank += 1
         (keep if reason else delete).append(entry(snapshot, reason or deletion_reason(params)))
     return keep, delete
+
+
+def protection(source):
+    if source == "protected_snapshots":
+        return "listed in protected_snapshots"
+    return "referenced by SSM parameter " + source
 
 
 def entry(snapshot, reason):
@@ -302,6 +322,7 @@ def main():
         keep_newest=dict(type="int"),
         keep_days=dict(type="int"),
         protected_parameters=dict(type="list", elements="str", default=[]),
+        protected_snapshots=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec, supports_check_mode=True,
@@ -310,6 +331,8 @@ def main():
     pattern = check_arguments(module)
     client = retrying_client(module, "rds")
     protected = pointer_references(module, module.params["protected_parameters"])
+    for name in module.params["protected_snapshots"]:
+        protected.setdefault(name.lower(), "protected_snapshots")
     try:
         # Every manual snapshot, not only the candidates: a copy in progress of a candidate
         # may belong to another cluster's listing.

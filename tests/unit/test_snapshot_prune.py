@@ -149,3 +149,20 @@ def test_bad_input(emulator, run_module, args, text):
     result = run_module("snapshot_prune", args)
     assert result.failed and text in result["msg"], result
     assert emulator.control("calls")["total"] == 0
+
+
+def test_protected_snapshots_are_kept_by_name_or_arn(emulator, run_module):
+    """Production cannot read acceptance's pointers: the playbook passes them in instead."""
+    rds = emulator.client("rds", "production")
+    name = unique("prune-listed")
+    cluster(rds, name, engine="aurora-mysql")
+    snaps = make_series(rds, name, 4)
+    arn1 = find_snapshot(rds, snaps[1])["DBClusterSnapshotArn"]
+    result = run_module("snapshot_prune", {"db_cluster_identifier": name, "keep_newest": 1,
+                                           "protected_snapshots": [snaps[0].upper(), arn1]},
+                        profile="production")
+    assert by_id(result["kept"]) == {snaps[3]: "one of the 1 newest",
+                                     snaps[1]: "listed in protected_snapshots",
+                                     snaps[0]: "listed in protected_snapshots"}
+    assert by_id(result["deleted"]) == {snaps[2]: "beyond retention (not among the 1 newest)"}
+    assert existing(rds, snaps) == [snaps[0], snaps[1], snaps[3]]
