@@ -1,0 +1,217 @@
+"""dbops.aurora.refresh_lock against the emulator: an SSM lock parameter over real HTTP."""
+
+import datetime
+import importlib
+import json
+import time
+import uuid
+
+import pytest
+
+MODULE = "ansible_collections.dbops.aurora.plugins.modules.refresh_lock"
+
+
+@pytest.fixture()
+def lock_name():
+    return "/dbops-test/%s/refresh/lock" % uuid.uuid4().hex[:8]
+
+
+@pytest.fixture()
+def ssm(emulator):
+    return emulator.client("ssm", "acceptance")
+
+
+@pytest.fixture()
+def lock_module(run_module):  # pylint: disable=unused-argument
+    return importlib.import_module(MODULE)
+
+
+def stored(ssm, name):
+    try:
+        parameter = ssm.get_parameter(Name=name)["Parameter"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+    return dict(json.loads(parameter["Value"]), version=parameter["Version"])
+
+
+def iso(moment):
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def write_expired(ssm, name, owner="awx-job-1"):
+    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=5)
+    ssm.put_parameter(Name=name, Type="String", Value=json.dumps({
+        "owner": owner, "started_at": iso(past),
+        "expires_at": iso(past + datetime.timedelta(hours=4))}))
+
+
+def test_take_hold_and_release(run_module, ssm, lock_name):
+    start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-7", "ttl": 600},
+                        diff=True)
+    assert not result.failed and result.changed and result["held"], result
+    assert result["took_over_expired"] is False and result["previous_holder"] is None
+    lock = stored(ssm, lock_name)
+    assert lock["owner"] == "awx-job-7" and lock["version"] == 1
+    started = datetime.datetime.fromisoformat(lock["started_at"].replace("Z", "+00:00"))
+    expires = datetime.datetime.fromisoformat(lock["expires_at"].replace("Z", "+00:00"))
+    assert start <= started and (expires - started).total_seconds() == 600
+    assert result["lock"] == lock
+    assert result["diff"]["before"] == {} and result["diff"]["after"]["owner"] == "awx-job-7"
+
+    # Taking it again changes nothing and does not extend it.
+    again = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-7", "ttl": 9000})
+    assert not again.failed and not again.changed and again["held"]
+    assert stored(ssm, lock_name) == lock and "not extended" in again["msg"]
+
+    released = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-7",
+                                           "state": "absent"})
+    assert not released.failed and released.changed and released["lock"] is None
+    assert released["previous_holder"]["owner"] == "awx-job-7"
+    assert stored(ssm, lock_name) is None
+    again = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-7",
+                                        "state": "absent"})
+    assert not again.failed and not again.changed
+
+
+def test_a_second_holder_fails_naming_the_first(run_module, ssm, lock_name):
+    first = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1"})
+    second = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"})
+    assert second.failed and not second.changed
+    assert "held by awx-job-1" in second["msg"]
+    assert "until %s" % first["lock"]["expires_at"] in second["msg"]
+    assert second["holder"]["owner"] == "awx-job-1"
+    assert stored(ssm, lock_name)["owner"] == "awx-job-1"
+
+
+def test_release_by_another_owner_is_refused(run_module, ssm, lock_name):
+    run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1"})
+    result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2",
+                                         "state": "absent"})
+    assert result.failed and "belongs to awx-job-1" in result["msg"]
+    assert "only its owner releases it" in result["msg"]
+    assert stored(ssm, lock_name)["owner"] == "awx-job-1"
+
+    # Even expired, someone else's lock is taken over, never released.
+    expired = lock_name + "-expired"
+    write_expired(ssm, expired)
+    result = run_module("refresh_lock", {"name": expired, "owner": "awx-job-2",
+                                         "state": "absent"})
+    assert result.failed and "expired at" in result["msg"]
+    assert stored(ssm, expired)["owner"] == "awx-job-1"
+
+
+def test_an_expired_lock_is_taken_over(run_module, ssm, lock_name):
+    write_expired(ssm, lock_name)
+    result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"})
+    assert not result.failed and result.changed, result
+    assert result["took_over_expired"] is True
+    assert result["previous_holder"]["owner"] == "awx-job-1"
+    assert "taken over from awx-job-1" in result["msg"]
+    lock = stored(ssm, lock_name)
+    assert lock["owner"] == "awx-job-2" and lock["version"] == 2
+
+
+def test_a_lock_expires_after_its_ttl(run_module, ssm, lock_name):
+    run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1", "ttl": 1})
+    blocked = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"})
+    assert blocked.failed and "held by awx-job-1" in blocked["msg"]
+    time.sleep(1.2)
+    taken = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"})
+    assert taken.changed and taken["took_over_expired"], taken
+    assert stored(ssm, lock_name)["owner"] == "awx-job-2"
+
+
+def test_check_mode_writes_nothing(run_module, ssm, lock_name):
+    result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1"},
+                        check_mode=True)
+    assert result.changed and result["held"] and "would be taken" in result["msg"]
+    assert result["lock"]["owner"] == "awx-job-1" and result["lock"]["version"] is None
+    assert stored(ssm, lock_name) is None
+
+    write_expired(ssm, lock_name)
+    result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"},
+                        check_mode=True)
+    assert result.changed and result["took_over_expired"]
+    assert stored(ssm, lock_name)["owner"] == "awx-job-1"
+
+    result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1",
+                                         "state": "absent"}, check_mode=True)
+    assert result.changed and "would be released" in result["msg"]
+    assert stored(ssm, lock_name)["owner"] == "awx-job-1"
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"name": "refresh-lock"}, "name 'refresh-lock' must be an SSM parameter path"),
+    ({"name": "/a//b"}, "must be an SSM parameter path"),
+    ({"ttl": 0}, "ttl must be between 1 and 604800 seconds"),
+    ({"ttl": 604801}, "ttl must be between 1 and 604800 seconds"),
+    ({"owner": ""}, "owner must be 1 to 256 characters"),
+    ({"owner": "x" * 257}, "owner must be 1 to 256 characters"),
+    ({"state": "locked"}, "state"),
+])
+def test_bad_input_fails_before_any_change(run_module, ssm, lock_name, args, message):
+    result = run_module("refresh_lock", dict({"name": lock_name, "owner": "awx-job-1"},
+                                             **args))
+    assert result.failed and message in result["msg"], result
+    assert stored(ssm, lock_name) is None
+
+
+def test_a_parameter_that_is_not_a_lock_is_left_alone(run_module, ssm, lock_name):
+    ssm.put_parameter(Name=lock_name, Type="String", Value="dummyvalue")
+    for state in ("present", "absent"):
+        result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1",
+                                             "state": state})
+        assert result.failed and "not a lock written by refresh_lock" in result["msg"]
+    assert ssm.get_parameter(Name=lock_name)["Parameter"]["Value"] == "dummyvalue"
+
+
+def _race(monkeypatch, lock_module, ssm, their_owner, their_ttl=3600):
+    """Another run writes its lock between this run's read and its write."""
+    real = lock_module.write_lock
+
+    def racing(client, name, lock, read_version):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        theirs = json.dumps({"owner": their_owner, "started_at": iso(now),
+                             "expires_at": iso(now + datetime.timedelta(seconds=their_ttl))})
+        ssm.put_parameter(Name=name, Type="String", Value=theirs,
+                          Overwrite=read_version is not None)
+        return real(client, name, lock, read_version)
+
+    monkeypatch.setattr(lock_module, "write_lock", racing)
+
+
+def test_two_runs_racing_for_a_free_lock(run_module, ssm, lock_name, lock_module,
+                                         monkeypatch):
+    _race(monkeypatch, lock_module, ssm, "awx-job-1")
+    result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"})
+    assert result.failed and "taken by someone else at the same moment" in result["msg"]
+    assert "held by awx-job-1" in result["msg"] and result["holder"]["owner"] == "awx-job-1"
+    lock = stored(ssm, lock_name)
+    assert lock["owner"] == "awx-job-1" and lock["version"] == 1
+
+
+def test_two_runs_racing_to_take_over_an_expired_lock(run_module, ssm, lock_name,
+                                                      lock_module, monkeypatch):
+    write_expired(ssm, lock_name, owner="awx-job-0")
+    _race(monkeypatch, lock_module, ssm, "awx-job-1")
+    result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"})
+    assert result.failed and "version 2 expected, found 3" in result["msg"], result
+    assert result["holder"]["owner"] == "awx-job-1"
+    # The winner's lock was put back over ours.
+    lock = stored(ssm, lock_name)
+    assert lock["owner"] == "awx-job-1" and lock["version"] == 4
+
+
+def test_throttling_is_retried(emulator, run_module, ssm, lock_name, settings):
+    settings(throttle_rate=0.3, seed=3)
+    emulator.control("calls?reset=1")
+    for state in ("present", "present", "absent"):
+        result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1",
+                                             "state": state})
+        assert not result.failed, result
+    calls = emulator.control("calls")
+    settings(throttle_rate=0)
+    assert stored(ssm, lock_name) is None
+    # Without faults the three runs make 5 calls (get+put, get, get+delete); retries add more.
+    assert calls["total"] > 5, calls
