@@ -363,3 +363,31 @@ def test_cli_down_leaves_no_process_behind(tmp_path):
     assert not os.path.exists(state_dir) and not os.path.exists(state["socket_dir"])
     assert "not running" in run_emulator("status", "--state-dir", state_dir,
                                          check=False).stdout
+
+
+def test_automated_snapshot_holds_data_and_goes_with_its_cluster(emulator):
+    """AWS: a cluster has automated snapshots that can be copied; deleting the cluster deletes
+    them, so the same name can be created again at once (moto gap: it kept them and refused)."""
+    rds = emulator.client("rds", "production")
+    name = unique("auto")
+    create_cluster(rds, name)
+    with connect(describe(rds, name), PROD_PASSWORD) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE customers AS SELECT g AS id, 'a' || g AS email "
+                    "FROM generate_series(1, 7) g")
+    automated = rds.describe_db_cluster_snapshots(DBClusterIdentifier=name,
+                                                  SnapshotType="automated")["DBClusterSnapshots"]
+    assert len(automated) == 1 and automated[0]["DBClusterSnapshotIdentifier"].startswith("rds:")
+    manual = unique("from-auto")
+    rds.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier=automated[0]["DBClusterSnapshotIdentifier"],
+        TargetDBClusterSnapshotIdentifier=manual)
+    restored = unique("auto-restored")
+    rds.restore_db_cluster_from_snapshot(DBClusterIdentifier=restored, SnapshotIdentifier=manual,
+                                         Engine="aurora-postgresql")
+    assert count_rows(describe(rds, restored), PROD_PASSWORD)[0] == 7
+    delete_cluster(rds, name)
+    assert rds.describe_db_cluster_snapshots(DBClusterIdentifier=name,
+                                             SnapshotType="automated")["DBClusterSnapshots"] == []
+    create_cluster(rds, name)  # the same name again, within the same minute
+    delete_cluster(rds, name)
+    rds.delete_db_cluster(DBClusterIdentifier=restored, SkipFinalSnapshot=True)

@@ -144,9 +144,10 @@ def restore_db_cluster_from_snapshot(self, from_snapshot_id, overrides):
             props[key] = value
     if overrides.get("kms_key_id"):
         props["kms_key_id"] = self._validate_kms_key(overrides["kms_key_id"])
+    data = _snapshot_data(self, snapshot) if props["engine"] in POSTGRES_ENGINES else None
     cluster = _original_create_cluster(self, props)
     return _attach_server(self, cluster, lambda: _fleet().server_from_snapshot(
-        snapshot.emulator_data, cluster.db_cluster_identifier))
+        data, cluster.db_cluster_identifier))
 
 
 def modify_db_cluster(self, kwargs):
@@ -182,6 +183,11 @@ def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
         create_db_cluster_snapshot(self, cluster_identifier, snapshot_name)
         snapshot_name = None
     result = _original_delete_cluster(self, cluster_identifier, snapshot_name)
+    # AWS deletes a cluster's automated backups with it (unless asked to retain them).
+    for name, snapshot in list(self.cluster_snapshots.items()):
+        if snapshot.snapshot_type == "automated" and \
+                snapshot.db_cluster_identifier == cluster_identifier.lower():
+            delete_db_cluster_snapshot(self, name)
     if server is not None:
         server.destroy()
     return result
@@ -220,10 +226,39 @@ def copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier,
         self, source_db_cluster_snapshot_identifier, target_db_cluster_snapshot_identifier,
         kms_key_id=kms_key_id, copy_tags=copy_tags, tags=tags, **kwargs)
     snapshot.source_db_cluster_snapshot_arn = source.arn
-    if "emulator_data" in source.__dict__:
-        snapshot.emulator_data = _fleet().copy_snapshot(source.emulator_data)
+    data = _snapshot_data(self, source)
+    if data:
+        snapshot.emulator_data = _fleet().copy_snapshot(data)
         _busy(snapshot, "copying")
     return snapshot
+
+
+def _snapshot_data(backend, snapshot):
+    """The snapshot's physical copy.  Moto takes a cluster's automated snapshot before the
+    cluster has a server, so its copy is taken the first time it is needed."""
+    data = snapshot.__dict__.get("emulator_data")
+    if data or _fleet() is None:
+        return data
+    owner = snapshot.backend if hasattr(snapshot, "backend") else backend
+    cluster = owner.clusters.get(snapshot.db_cluster_identifier)
+    server = _server_of(cluster) if cluster is not None else None
+    if server is None:
+        if snapshot.engine in POSTGRES_ENGINES:
+            raise RDSClientError("InvalidDBClusterSnapshotStateFault",
+                                 "emulator: snapshot %s holds no data (its cluster has no "
+                                 "PostgreSQL server any more)"
+                                 % snapshot.db_cluster_snapshot_identifier)
+        return None
+    snapshot.emulator_data = server.snapshot()
+    return snapshot.emulator_data
+
+
+def save_automated_backup(self):
+    """As AWS names them (one a minute at most); moto fails on the second in a minute."""
+    snapshot_id = "rds:%s-%s" % (self.db_cluster_identifier,
+                                 rds_models.utcnow().strftime("%Y-%m-%d-%H-%M"))
+    if snapshot_id not in self.backend.cluster_snapshots:
+        self.backend.create_auto_cluster_snapshot(self.db_cluster_identifier, snapshot_id)
 
 
 def delete_db_cluster_snapshot(self, db_snapshot_identifier):
@@ -372,6 +407,7 @@ def install(fleet):
     backend.delete_db_cluster_snapshot = delete_db_cluster_snapshot
     backend.create_db_instance = create_db_instance
     backend.get_snapshot = get_snapshot
+    rds_models.DBCluster.save_automated_backup = save_automated_backup
     backend.get_shared_db_cluster_snapshots = (
         lambda self: get_shared_snapshots(self, rds_models.DBClusterSnapshot))
     rds_models.DBCluster.endpoint = property(_cluster_endpoint)
