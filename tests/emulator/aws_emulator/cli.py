@@ -114,6 +114,8 @@ def up(args):
         log = open(os.path.join(state_dir, "emulator.log"), "ab")  # pylint: disable=consider-using-with
         env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    PYTHONUNBUFFERED="1")
+        # AWS-managed IAM policies (AmazonSSMManagedInstanceCore for the bastion) exist in AWS.
+        env.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
                      "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.pop(name, None)

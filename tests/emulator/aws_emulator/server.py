@@ -16,7 +16,7 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from aws_emulator import rds
+from aws_emulator import kms, rds
 from aws_emulator.postgres import PostgresFleet
 
 ACCOUNTS = {"production": "111111111111", "acceptance": "222222222222"}
@@ -196,6 +196,7 @@ def main(argv=None):
     registry = os.path.join(args.state_dir, "servers")
     fleet = PostgresFleet(args.pg_root, args.socket_dir, registry)
     rds.install(fleet)
+    kms.install()
     rds.SETTINGS.creating_seconds = args.creating_seconds
     rds.SETTINGS.throttle_rate = args.throttle_rate
     rds.SETTINGS.error_rate = args.error_rate
