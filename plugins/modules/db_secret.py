@@ -52,8 +52,8 @@ options:
     description:
       - Database master user name written to the C(username) key (1 to 63 letters, digits or
         underscores, starting with a letter).
+      - When not given, V(dbadmin) for a new secret; an existing secret keeps its user name.
     type: str
-    default: dbadmin
   engine:
     description:
       - Value of the C(engine) key, for example C(postgres). Left as it is when not given.
@@ -217,7 +217,9 @@ from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_c
 
 ALWAYS_EXCLUDED = '"@/\\'
 MASK = "********"
+DEFAULT_USERNAME = "dbadmin"
 _NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$")
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 FIELDS = (("engine", "engine"), ("host", "host"), ("port", "port"), ("dbname", "dbname"),
           ("db_cluster_identifier", "dbClusterIdentifier"))
@@ -226,9 +228,9 @@ FIELDS = (("engine", "engine"), ("host", "host"), ("port", "port"), ("dbname", "
 def check_arguments(module):
     params = module.params
     problems = []
-    if not _NAME.match(params["name"]):
-        problems.append("name: must be 1 to 512 letters, digits or /_+=.@- characters")
-    if not _USERNAME.match(params["username"]):
+    if not (_NAME.match(params["name"]) or _ARN.match(params["name"])):
+        problems.append("name: must be a secret ARN or 1 to 512 letters, digits or /_+=.@- characters")
+    if params["username"] is not None and not _USERNAME.match(params["username"]):
         problems.append("username: must be 1 to 63 letters, digits or underscores, "
                         "starting with a letter")
     if not 8 <= params["password_length"] <= 128:
@@ -284,8 +286,10 @@ def masked(value):
     return dict((key, MASK if key == "password" else item) for key, item in value.items())
 
 
-def wanted_fields(module):
-    wanted = {"username": module.params["username"]}
+def wanted_fields(module, creating=False):
+    wanted = {}
+    if module.params["username"] is not None or creating:
+        wanted["username"] = module.params["username"] or DEFAULT_USERNAME
     for option, key in FIELDS:
         if module.params[option] is not None:
             wanted[key] = module.params[option]
@@ -313,10 +317,13 @@ def ensure_present(module, client):
     secret = describe(client, params["name"])
     tags = params["tags"]
 
+    if secret is None and _ARN.match(params["name"]):
+        module.fail_json(msg="name: the secret %s does not exist, and a secret is created by name, "
+                             "not by ARN" % params["name"])
     if secret is None:
         result.update(changed=True, created=True, password_generated=True,
                       name=params["name"], arn=None)
-        value = wanted_fields(module)
+        value = wanted_fields(module, creating=True)
         value["password"] = MASK
         result["keys"] = sorted(value)
         result["diff"] = dict(before={}, after=masked(value))
@@ -347,6 +354,7 @@ def ensure_present(module, client):
     current = read_value(module, client, name)
     value = dict(current)
     value.update(wanted_fields(module))
+    value.setdefault("username", DEFAULT_USERNAME)
     if not value.get("password"):
         result["password_generated"] = True
         value["password"] = MASK
@@ -450,7 +458,7 @@ def main():
         state=dict(type="str", default="present", choices=["present", "absent"]),
         description=dict(type="str"),
         kms_key_id=dict(type="str"),
-        username=dict(type="str", default="dbadmin"),
+        username=dict(type="str"),
         engine=dict(type="str"),
         host=dict(type="str"),
         port=dict(type="int"),

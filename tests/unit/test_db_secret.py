@@ -126,3 +126,23 @@ def test_rotation_is_planned_in_check_mode(emulator, run_module):
         check_mode=True)
     assert planned.changed
     assert not run_module("db_secret", {"name": name, "rotation_lambda_arn": ""}).changed
+
+
+def test_updates_by_arn_and_refuses_to_create_by_arn(emulator, run_module):
+    name = secret_name()
+    created = run_module("db_secret", {"name": name})
+    by_arn = run_module("db_secret", {"name": created["arn"], "host": "127.0.0.1", "port": 6001})
+    assert by_arn.changed and not by_arn["password_generated"]
+    assert value_of(emulator, name)["port"] == 6001
+
+    missing = created["arn"].replace(name, secret_name())
+    result = run_module("db_secret", {"name": missing, "port": 6001})
+    assert result.failed and "not by ARN" in result["msg"]
+
+
+def test_an_update_without_username_keeps_the_user_name(emulator, run_module):
+    name = secret_name()
+    run_module("db_secret", {"name": name, "username": "dbmaster"})
+    updated = run_module("db_secret", {"name": name, "host": "127.0.0.1"})
+    assert updated.changed
+    assert value_of(emulator, name)["username"] == "dbmaster"
