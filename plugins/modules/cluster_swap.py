@@ -244,7 +244,10 @@ class Swap:
 
     def candidate_marked(self):
         """True when the candidate carries the tags of a swap into the canonical identifier."""
-        return bool(self.n) and tags_of(self.n).get(MARK_CANONICAL) == self.canonical
+        # A cluster swapped in long ago keeps the tags of that swap, made under another name.
+        tags = tags_of(self.n)
+        return bool(self.n) and tags.get(MARK_CANONICAL) == self.canonical \
+            and tags.get(MARK_CANDIDATE) == self.candidate
 
     def fail(self, msg, **extra):
         self.module.fail_json(msg=msg, **dict(self.result(), **extra))

@@ -376,3 +376,22 @@ def test_a_rename_slower_than_wait_timeout_fails_and_a_rerun_finishes(rds, run_m
     rerun = run_module("cluster_swap", swap_args(names))
     assert not rerun.failed and rerun["action"] == "resumed", rerun
     assert state(rds, names) == {"canonical": new, "candidate": None, "retained": old}
+
+
+def test_swapping_back_a_cluster_that_was_swapped_in_before(rds, run_module, names):
+    """A rollback's candidate is a previous cluster that still carries its old swap's tags."""
+    old = make_cluster(rds, names["canonical"])
+    new = make_cluster(rds, names["candidate"])
+    assert run_module("cluster_swap", swap_args(names)).changed
+    newer = make_cluster(rds, names["canonical"] + "-r2")
+    second = run_module("cluster_swap", dict(FAST, canonical_identifier=names["canonical"],
+                                             candidate_identifier=names["canonical"] + "-r2"))
+    assert second.changed and resource_id(rds, names["canonical"] + "-previous-r2") == new
+
+    back = run_module("cluster_swap", dict(FAST, canonical_identifier=names["canonical"],
+                                           candidate_identifier=names["canonical"] + "-previous-r2",
+                                           retained_identifier=names["canonical"] + "-undone-r2"))
+    assert back.changed, back.get("msg")
+    assert resource_id(rds, names["canonical"]) == new
+    assert resource_id(rds, names["canonical"] + "-undone-r2") == newer
+    assert resource_id(rds, names["retained"]) == old

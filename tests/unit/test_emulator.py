@@ -276,6 +276,44 @@ def test_creating_seconds_delays_available(emulator, settings):
     delete_cluster(rds, name)
 
 
+def test_available_at_is_logged_for_delayed_resources(emulator, settings):
+    """Emulator only (benchmarks): when each delayed resource turns available, wall clock."""
+    emulator.control("available?reset=1")
+    settings(creating_seconds=1.0)
+    rds = emulator.client("rds", "production")
+    name = unique("logged")
+    before = time.time()
+    create_cluster(rds, name)
+    rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier=name, DBClusterIdentifier=name)
+    time.sleep(1.1)
+    # available from the moment logged on, at the first read (no extra `creating` from moto)
+    assert describe(rds, name)["Status"] == "available"
+    rds.modify_db_cluster(DBClusterIdentifier=name, NewDBClusterIdentifier=name + "-x",
+                          ApplyImmediately=True)
+    after = time.time()
+    assert describe(rds, name + "-x")["Status"] == "renaming"
+    settings(creating_seconds=0)
+    entries = {(entry["kind"], entry["identifier"]): entry
+               for entry in emulator.control("available")["resources"]}
+    assert {(kind, entry["status"]) for (kind, _id), entry in entries.items()} == {
+        ("cluster", "creating"), ("instance", "creating"), ("snapshot", "creating"),
+        ("cluster", "renaming")}
+    assert set(entries) == {("cluster", name), ("instance", name + "-1"), ("snapshot", name),
+                            ("cluster", name + "-x")}
+    assert entries[("instance", name + "-1")]["cluster"] == name
+    for entry in entries.values():
+        assert entry["account_id"] == PRODUCTION
+        assert before <= entry["since"] <= after
+        assert entry["since"] < after - 1.0 or entry["status"] == "renaming"
+        assert entry["available_at"] == pytest.approx(entry["since"] + 1.0)
+    assert emulator.control("available?reset=1")["resources"]
+    assert not emulator.control("available")["resources"]
+    time.sleep(1.1)
+    assert describe(rds, name + "-x")["Status"] == "available"
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=name)
+    delete_cluster(rds, name + "-x")
+
+
 def test_fault_injection_throttles_and_fails(emulator, settings):
     no_retry = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"})
     ssm = emulator.session("acceptance").client("ssm", config=no_retry)

@@ -16,9 +16,11 @@ tests (tests/unit/test_emulator.py) state that behaviour and prove it end to end
   from the snapshot's source cluster.
 - AWS: StorageEncrypted without KmsKeyId uses the account's AWS-managed ``aws/rds`` key.
 - Optional: clusters, instances and snapshots stay ``creating`` (a renamed cluster
-  ``renaming``) for a configured number of seconds.
+  ``renaming``) for a configured number of seconds; the moment each turns ``available`` is
+  logged (AVAILABILITY) for benchmarks.
 """
 
+import collections
 import threading
 import time
 
@@ -55,10 +57,50 @@ def _fleet():
     return FLEET["fleet"]
 
 
+class AvailabilityLog:
+    """When each delayed resource turns ``available`` (wall clock, seconds since the epoch),
+    for benchmarks that measure how long a waiter takes to notice (GET /_emulator/available)."""
+
+    NAMES = {"cluster": "db_cluster_identifier", "db": "db_instance_identifier",
+             "cluster-snapshot": "db_cluster_snapshot_identifier"}
+    KINDS = {"cluster": "cluster", "db": "instance", "cluster-snapshot": "snapshot"}
+
+    def __init__(self, limit=10000):
+        self.entries = collections.deque(maxlen=limit)
+        self.lock = threading.Lock()
+
+    def add(self, resource, status, seconds):
+        kind = getattr(resource, "resource_type", "")
+        since = time.time()
+        entry = {"kind": self.KINDS.get(kind, kind), "account_id": resource.account_id,
+                 "identifier": getattr(resource, self.NAMES.get(kind, ""), None),
+                 "status": status, "since": since, "available_at": since + seconds}
+        if kind == "db":
+            entry["cluster"] = getattr(resource, "db_cluster_identifier", None)
+        with self.lock:
+            self.entries.append(entry)
+
+    def snapshot(self, reset=False):
+        with self.lock:
+            entries = list(self.entries)
+            if reset:
+                self.entries.clear()
+        return {"resources": entries}
+
+
+AVAILABILITY = AvailabilityLog()
+
+
 def _busy(resource, status):
     """Report ``status`` instead of the real one for the configured number of seconds."""
-    if SETTINGS.creating_seconds > 0:
-        resource.emulator_busy = (status, time.monotonic() + SETTINGS.creating_seconds)
+    seconds = SETTINGS.creating_seconds
+    if seconds > 0:
+        resource.emulator_busy = (status, time.monotonic() + seconds)
+        AVAILABILITY.add(resource, status, seconds)
+        if resource.__dict__.get("_status") == "creating":
+            # moto reports a new cluster `creating` once more, on the first read: the delay
+            # stands for that, so the cluster is `available` as soon as it ends.
+            resource.__dict__["_status"] = "available"
 
 
 def _busy_status(resource):

@@ -143,6 +143,9 @@ class EmulatorApp:
         elif name == "calls":
             query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
             payload = self.counter.snapshot(reset="reset" in query or method == "DELETE")
+        elif name == "available":
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            payload = rds.AVAILABILITY.snapshot(reset="reset" in query or method == "DELETE")
         elif name == "servers":
             payload = _servers()
         elif name == "shutdown" and method == "POST":
