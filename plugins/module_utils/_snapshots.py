@@ -10,7 +10,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
 )
 
-from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all, snake
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all, describe_cluster_snapshot, snake
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import parse_snapshot_arn
 
 # The tags the refresh puts on what it creates (see DESIGN.md, "Tag conventions").
@@ -85,3 +85,16 @@ def is_aws_managed_key(kms, key_id):
         return True
     metadata = describe_key(kms, key_id)
     return bool(metadata) and metadata.get("KeyManager") == "AWS"
+
+
+def available_snapshot(rds, field, reference, fail):
+    """The cluster snapshot ``reference`` (name or ARN) given as option ``field``; ``fail(msg)``
+    unless this account sees it and it is ``available``."""
+    snapshot = describe_cluster_snapshot(rds, reference)
+    if snapshot is None:
+        fail("%s %r: no such cluster snapshot visible to this account (a snapshot of another "
+             "account must be shared with it and named by its ARN)" % (field, reference))
+    if snapshot["Status"] != "available":
+        fail("%s %r is %s, not available; wait for it or choose another"
+             % (field, reference, snapshot["Status"]))
+    return snapshot

@@ -78,3 +78,14 @@ def check_inputs(module, checks):
     if problems:
         module.fail_json(msg="Invalid input: " + "; ".join(problems), invalid_fields=sorted(
             {p.split(" ", 1)[0] for p in problems}))
+
+
+def compile_identifier_pattern(module):
+    """The compiled O(identifier_pattern) (empty matches all); fails the module when invalid."""
+    pattern = module.params["identifier_pattern"] or ""
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        return module.fail_json(msg="Invalid input: identifier_pattern %r is not a valid regular "
+                                "expression: %s" % (pattern, error),
+                                invalid_fields=["identifier_pattern"])

@@ -297,6 +297,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
     SOURCE_SNAPSHOT_TAG,
+    available_snapshot,
     references,
     snapshot_tags,
 )
@@ -446,13 +447,7 @@ def check_snapshot(run):
     """The snapshot to restore: visible, available, of the engine (and version)."""
     params = run.params
     ref = params["snapshot"]
-    snapshot = describe_cluster_snapshot(run.rds, ref)
-    if snapshot is None:
-        run.fail("snapshot %r: no such cluster snapshot visible to this account (a snapshot of "
-                 "another account must be shared with it and named by its ARN)" % ref)
-    if snapshot["Status"] != "available":
-        run.fail("snapshot %r is %s, not available; wait for it or choose another"
-                 % (ref, snapshot["Status"]))
+    snapshot = available_snapshot(run.rds, "snapshot", ref, run.fail)
     if snapshot.get("Engine") != params["engine"]:
         run.fail("snapshot %r is of engine %s, not %s (engine)"
                  % (ref, snapshot.get("Engine"), params["engine"]))

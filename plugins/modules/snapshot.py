@@ -179,6 +179,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
+    available_snapshot,
     describe_key,
     is_aws_managed_key,
     snapshot_result,
@@ -295,13 +296,7 @@ def check_cluster_source(run):
 def check_snapshot_source(run):
     """The snapshot to copy: it must exist, be available, and be copyable. Returns the copy's key."""
     source_id = run.params["source_snapshot"]
-    source = describe_cluster_snapshot(run.rds, source_id)
-    if source is None:
-        run.fail("source_snapshot %r: no such snapshot visible to this account (a snapshot of "
-                 "another account must be shared with it and named by its ARN)" % source_id)
-    if source["Status"] != "available":
-        run.fail("source_snapshot %r is %s, not available; wait for it or choose another"
-                 % (source_id, source["Status"]))
+    source = available_snapshot(run.rds, "source_snapshot", source_id, run.fail)
     check_engine(run, source, "source_snapshot %s" % source_id)
     key = run.params["kms_key_id"]
     if key:

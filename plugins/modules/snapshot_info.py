@@ -142,8 +142,6 @@ total:
   sample: 9
 """
 
-import re
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
@@ -157,6 +155,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_c
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import (
     account_id_problem,
     check_inputs,
+    compile_identifier_pattern,
     rds_identifier_problem,
 )
 
@@ -174,12 +173,7 @@ def check_arguments(module):
     if params["max_age"] is not None and params["max_age"] < 0:
         module.fail_json(msg="Invalid input: max_age must be a number of hours, 0 or more",
                          invalid_fields=["max_age"])
-    try:
-        return re.compile(params["identifier_pattern"] or "")
-    except re.error as error:
-        return module.fail_json(msg="Invalid input: identifier_pattern %r is not a valid regular "
-                                "expression: %s" % (params["identifier_pattern"], error),
-                                invalid_fields=["identifier_pattern"])
+    return compile_identifier_pattern(module)
 
 
 def version_matches(version, params):

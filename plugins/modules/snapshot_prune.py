@@ -135,7 +135,6 @@ kept:
 
 import datetime
 import json
-import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -151,6 +150,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils.rds import (
 )
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import (
     check_inputs,
+    compile_identifier_pattern,
     rds_identifier_problem,
     ssm_path_problem,
 )
@@ -168,12 +168,7 @@ def check_arguments(module):
         if params[field] is not None and params[field] < 0:
             module.fail_json(msg="Invalid input: %s must be 0 or more" % field,
                              invalid_fields=[field])
-    try:
-        return re.compile(params["identifier_pattern"] or "")
-    except re.error as error:
-        return module.fail_json(msg="Invalid input: identifier_pattern %r is not a valid regular "
-                                "expression: %s" % (params["identifier_pattern"], error),
-                                invalid_fields=["identifier_pattern"])
+    return compile_identifier_pattern(module)
 
 
 # --- what protects a snapshot -------------------------------------------------------------

@@ -429,3 +429,18 @@ def test_automated_snapshot_holds_data_and_goes_with_its_cluster(emulator):
     create_cluster(rds, name)  # the same name again, within the same minute
     delete_cluster(rds, name)
     rds.delete_db_cluster(DBClusterIdentifier=restored, SkipFinalSnapshot=True)
+
+
+def test_instances_stay_members_of_a_renamed_cluster(emulator):
+    """AWS: renaming a cluster keeps its instances; DescribeDBClusters still lists them."""
+    rds = emulator.client("rds", "acceptance")
+    old, new = unique("members"), unique("renamed")
+    rds.create_db_cluster(DBClusterIdentifier=old, Engine="aurora-mysql",
+                          MasterUsername="admin", MasterUserPassword=ACC_PASSWORD)
+    rds.create_db_instance(DBInstanceIdentifier=old + "-1", DBClusterIdentifier=old,
+                           Engine="aurora-mysql", DBInstanceClass="db.r6g.large")
+    rds.modify_db_cluster(DBClusterIdentifier=old, NewDBClusterIdentifier=new, ApplyImmediately=True)
+    members = describe(rds, new)["DBClusterMembers"]
+    assert [m["DBInstanceIdentifier"] for m in members] == [old + "-1"]
+    instance = rds.describe_db_instances(DBInstanceIdentifier=old + "-1")["DBInstances"][0]
+    assert instance["DBClusterIdentifier"] == new

@@ -286,8 +286,8 @@ def test_bad_references_fail_before_any_change(emulator, run_module, settings, p
 
     assert "no such cluster" in attempt(db_cluster_identifier=unique("missing"))
     assert "db_cluster_identifier" in attempt(db_cluster_identifier=unique("missing"))
-    assert "no such snapshot" in attempt(source_snapshot=unique("missing"))
-    assert "no such snapshot" in attempt(
+    assert "no such cluster snapshot" in attempt(source_snapshot=unique("missing"))
+    assert "no such cluster snapshot" in attempt(
         source_snapshot="arn:aws:rds:eu-west-1:%s:cluster-snapshot:%s" % (ACCEPTANCE,
                                                                           unique("nope")))
     msg = attempt(db_cluster_identifier=prod_cluster, engine="aurora-mysql")

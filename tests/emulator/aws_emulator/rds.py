@@ -210,8 +210,13 @@ def modify_db_cluster(self, kwargs):
             raise InvalidParameterValue("The parameter MasterUserPassword is not a valid "
                                         "password because it is shorter than 8 characters.")
         server.set_password(cluster.master_username, password)
+    # AWS: the instances stay members of a renamed cluster (moto forgets them).
+    members = [db for db in self.databases.values()
+               if (getattr(db, "db_cluster_identifier", None) or "").lower() == cluster_id.lower()]
     result = _original_modify_cluster(self, kwargs)
     if new_id:
+        for member in members:
+            member.db_cluster_identifier = cluster.db_cluster_identifier
         _busy(cluster, "renaming")
         if server is not None:
             server.rename(cluster.db_cluster_identifier)
