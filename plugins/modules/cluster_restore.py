@@ -117,10 +117,17 @@ options:
     default: db.serverless
   instance_count:
     description:
-      - How many instances the cluster needs, 1 to 15. They are named C(<cluster>-1) to
-        C(<cluster>-<instance_count>); the first one created is the writer.
+      - How many instances the cluster needs, 1 to 15. They are named
+        C(<instance_identifier_prefix>-1) to C(<instance_identifier_prefix>-<instance_count>);
+        the first one created is the writer.
     type: int
     default: 1
+  instance_identifier_prefix:
+    description:
+      - Prefix of the instance names. Default O(db_cluster_identifier).
+      - Instances keep their names when their cluster is renamed, so a cluster restored again
+        under a name used before (a snapshot restored a second time) needs another prefix.
+    type: str
   master_user_password:
     description:
       - New master password, set once all instances are C(available). The cluster is then
@@ -359,7 +366,8 @@ class Restore:
                                              actions=self.actions, stage=self.stage)
 
     def instance_names(self):
-        return ["%s-%d" % (self.identifier, n)
+        prefix = (self.params["instance_identifier_prefix"] or self.identifier).lower()
+        return ["%s-%d" % (prefix, n)
                 for n in range(1, self.params["instance_count"] + 1)]
 
 
@@ -409,12 +417,13 @@ def check_arguments(module):
     if not 1 <= count <= MAX_INSTANCES:
         problems.append("instance_count %s must be between 1 and %d" % (count, MAX_INSTANCES))
     else:
-        last = "%s-%d" % (params["db_cluster_identifier"], count)
+        field = "instance_identifier_prefix" if params["instance_identifier_prefix"] \
+            else "db_cluster_identifier"
+        last = "%s-%d" % (params[field], count)
         problem = rds_identifier_problem(last)
         if problem:
-            problems.append("db_cluster_identifier %r gives instance name %r, which %s; use a "
-                            "shorter db_cluster_identifier"
-                            % (params["db_cluster_identifier"], last, problem))
+            problems.append("%s %r gives instance name %r, which %s; use a shorter %s"
+                            % (field, params[field], last, problem, field))
     problems.extend(scaling_problems(params["serverless_v2_scaling"]))
     if params["instance_class"] == "db.serverless" and not params["serverless_v2_scaling"]:
         problems.append("serverless_v2_scaling is required with instance_class db.serverless")
@@ -606,7 +615,7 @@ def check_instance_names_free(run, missing):
         for instance in found:
             owner = instance.get("DBClusterIdentifier") or "no cluster"
             run.fail("instance name %s is taken by an instance of %s, not of cluster %s; "
-                     "choose another db_cluster_identifier" % (name, owner, run.identifier))
+                     "choose another instance_identifier_prefix" % (name, owner, run.identifier))
 
 
 def create_instances(run, missing):
@@ -722,6 +731,7 @@ def main():
         )),
         instance_class=dict(type="str", default="db.serverless"),
         instance_count=dict(type="int", default=1),
+        instance_identifier_prefix=dict(type="str"),
         master_user_password=dict(type="str", no_log=True),
         tags=dict(type="dict", aliases=["resource_tags"]),
         wait=dict(type="bool", default=True),

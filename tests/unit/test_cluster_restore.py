@@ -392,3 +392,24 @@ def test_snapshot_not_available_yet_is_refused(rds, run_module, settings, target
     assert describe(rds, target) is None
     settings(creating_seconds=0)
     rds.delete_db_cluster(DBClusterIdentifier=name, SkipFinalSnapshot=True)
+
+
+def test_a_name_used_before_needs_another_instance_prefix(rds, run_module, source, target):
+    """Instances keep their names when their cluster is renamed (a swap): restoring under the
+    old name again must not collide with them."""
+    first = run_module("cluster_restore", args(target, source["arn"]))
+    assert not first.failed, first
+    retired = target + "-old"
+    rds.modify_db_cluster(DBClusterIdentifier=target, NewDBClusterIdentifier=retired,
+                          ApplyImmediately=True)
+    try:
+        clash = run_module("cluster_restore", args(target, source["arn"]))
+        assert clash.failed and "instance_identifier_prefix" in clash["msg"], clash
+        again = run_module("cluster_restore", args(target, source["arn"],
+                                                   instance_identifier_prefix=target + "-b"))
+        assert not again.failed, again
+        assert instances_of(rds, target) == [(target + "-b-1", "available")]
+    finally:
+        for instance, dummy in instances_of(rds, retired):
+            rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+        rds.delete_db_cluster(DBClusterIdentifier=retired, SkipFinalSnapshot=True)
