@@ -88,7 +88,8 @@ def emulator(tmp_path_factory):
 def settings(emulator):
     """Emulator settings for one test, reset afterwards."""
     yield emulator.configure
-    emulator.configure(creating_seconds=0, throttle_rate=0, error_rate=0)
+    emulator.configure(creating_seconds=0, snapshot_seconds=-1, cluster_seconds=-1,
+                       instance_seconds=-1, rename_seconds=-1, throttle_rate=0, error_rate=0)
 
 
 def _install_collection_loader():

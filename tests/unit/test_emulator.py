@@ -276,6 +276,38 @@ def test_creating_seconds_delays_available(emulator, settings):
     delete_cluster(rds, name)
 
 
+def test_delays_can_be_set_per_kind(emulator, settings):
+    """A snapshot can take long while a cluster and its instances come at once, and the other
+    way round: each kind's delay overrides creating_seconds, a negative one falls back to it."""
+    settings(creating_seconds=0, snapshot_seconds=30, rename_seconds=30)
+    assert emulator.control("config")["snapshot_seconds"] == 30
+    rds = emulator.client("rds", "production")
+    name = unique("kinds")
+    create_cluster(rds, name)
+    assert describe(rds, name)["Status"] == "available"
+    assert rds.describe_db_instances(DBInstanceIdentifier=name + "-1")[
+        "DBInstances"][0]["DBInstanceStatus"] == "available"
+    snap = unique("kinds-snap")
+    rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier=snap, DBClusterIdentifier=name)
+    assert rds.describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier=snap)["DBClusterSnapshots"][0]["Status"] == "creating"
+    renamed = unique("kinds-renamed")
+    rds.modify_db_cluster(DBClusterIdentifier=name, NewDBClusterIdentifier=renamed,
+                          ApplyImmediately=True)
+    assert describe(rds, renamed)["Status"] == "renaming"
+    settings(snapshot_seconds=-1, rename_seconds=-1, creating_seconds=0, cluster_seconds=30)
+    other = unique("kinds-slow-cluster")
+    create_cluster(rds, other)
+    assert describe(rds, other)["Status"] == "creating"
+    settings(cluster_seconds=-1)
+    snap2 = unique("kinds-snap2")
+    rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier=snap2, DBClusterIdentifier=renamed)
+    assert rds.describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier=snap2)["DBClusterSnapshots"][0]["Status"] == "available"
+    for identifier in (renamed, other):
+        delete_cluster(rds, identifier)
+
+
 def test_available_at_is_logged_for_delayed_resources(emulator, settings):
     """Emulator only (benchmarks): when each delayed resource turns available, wall clock."""
     emulator.control("available?reset=1")

@@ -24,6 +24,11 @@ from aws_emulator import postgres
 
 DEFAULT_PORT = 4566
 DEFAULT_REGION = "eu-west-1"
+# Per-kind delays (seconds; negative: --creating-seconds), so operations can take real
+# proportions: a snapshot minutes, a rename seconds.
+DELAY_KINDS = (("snapshot", "snapshots and snapshot copies"), ("cluster", "new clusters"),
+               ("instance", "new instances"), ("rename", "cluster renames"))
+DELAY_SETTINGS = ("creating_seconds",) + tuple("%s_seconds" % kind for kind, _ in DELAY_KINDS)
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -121,9 +126,9 @@ def up(args):
             env.pop(name, None)
         command = [sys.executable, "-m", "aws_emulator.server", "--state-dir", state_dir,
                    "--pg-root", pg_root, "--socket-dir", socket_dir, "--port", str(args.port),
-                   "--region", args.region, "--creating-seconds", str(args.creating_seconds),
-                   "--throttle-rate", str(args.throttle_rate),
-                   "--error-rate", str(args.error_rate)]
+                   "--region", args.region]
+        for name in DELAY_SETTINGS + ("throttle_rate", "error_rate"):
+            command += ["--" + name.replace("_", "-"), str(getattr(args, name))]
         if args.seed is not None:
             command += ["--seed", str(args.seed)]
         process = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -234,7 +239,7 @@ def config(args):
     state = read_state(os.path.abspath(args.state_dir))
     if state is None:
         raise EmulatorError("no emulator runs for %s" % args.state_dir)
-    names = ("creating_seconds", "throttle_rate", "error_rate", "seed")
+    names = DELAY_SETTINGS + ("throttle_rate", "error_rate", "seed")
     update = {key: getattr(args, key) for key in names if getattr(args, key) is not None}
     result = _http("http://127.0.0.1:%d/_emulator/config" % state["port"],
                    data=json.dumps(update).encode("utf-8"))
@@ -258,6 +263,10 @@ def build_parser():
             default = 0.0 if name == "up" else None
             sub.add_argument("--creating-seconds", type=float, default=default,
                              help="clusters, instances and snapshots stay 'creating' this long")
+            for kind, what in DELAY_KINDS:
+                sub.add_argument("--%s-seconds" % kind, type=float,
+                                 default=-1.0 if name == "up" else None,
+                                 help="%s take this long (negative: --creating-seconds)" % what)
             sub.add_argument("--throttle-rate", type=float, default=default,
                              help="share of AWS calls answered with a Throttling error")
             sub.add_argument("--error-rate", type=float, default=default,

@@ -16,8 +16,8 @@ tests (tests/unit/test_emulator.py) state that behaviour and prove it end to end
   from the snapshot's source cluster.
 - AWS: StorageEncrypted without KmsKeyId uses the account's AWS-managed ``aws/rds`` key.
 - Optional: clusters, instances and snapshots stay ``creating`` (a renamed cluster
-  ``renaming``) for a configured number of seconds; the moment each turns ``available`` is
-  logged (AVAILABILITY) for benchmarks.
+  ``renaming``) for a configured number of seconds, set for all or per kind; the moment each
+  turns ``available`` is logged (AVAILABILITY) for benchmarks.
 """
 
 import collections
@@ -36,17 +36,35 @@ POSTGRES_ENGINES = ("aurora-postgresql", "postgres")
 
 
 class EmulatorSettings:
-    """Knobs a test can turn at run time (POST /_emulator/config)."""
+    """Knobs a test can turn at run time (POST /_emulator/config).
+
+    ``creating_seconds`` delays every new cluster, instance and snapshot and every rename; a
+    per-kind delay (``snapshot_seconds`` for snapshots and their copies, ``cluster_seconds``,
+    ``instance_seconds``, ``rename_seconds``) overrides it for its kind when not negative, so a
+    test can give operations real proportions (a snapshot taking minutes, a rename seconds)."""
+
+    KINDS = ("snapshot", "cluster", "instance", "rename")
 
     def __init__(self):
         self.creating_seconds = 0.0
+        self.snapshot_seconds = -1.0
+        self.cluster_seconds = -1.0
+        self.instance_seconds = -1.0
+        self.rename_seconds = -1.0
         self.throttle_rate = 0.0
         self.error_rate = 0.0
         self.lock = threading.RLock()
 
+    def seconds_for(self, kind):
+        seconds = getattr(self, "%s_seconds" % kind)
+        return self.creating_seconds if seconds < 0 else seconds
+
     def as_dict(self):
-        return {"creating_seconds": self.creating_seconds,
-                "throttle_rate": self.throttle_rate, "error_rate": self.error_rate}
+        settings = {"creating_seconds": self.creating_seconds,
+                    "throttle_rate": self.throttle_rate, "error_rate": self.error_rate}
+        for kind in self.KINDS:
+            settings["%s_seconds" % kind] = getattr(self, "%s_seconds" % kind)
+        return settings
 
 
 SETTINGS = EmulatorSettings()
@@ -91,9 +109,9 @@ class AvailabilityLog:
 AVAILABILITY = AvailabilityLog()
 
 
-def _busy(resource, status):
-    """Report ``status`` instead of the real one for the configured number of seconds."""
-    seconds = SETTINGS.creating_seconds
+def _busy(resource, status, kind):
+    """Report ``status`` instead of the real one for the seconds configured for ``kind``."""
+    seconds = SETTINGS.seconds_for(kind)
     if seconds > 0:
         resource.emulator_busy = (status, time.monotonic() + seconds)
         AVAILABILITY.add(resource, status, seconds)
@@ -150,7 +168,7 @@ def _attach_server(backend, cluster, start_server):
                              "emulator could not start PostgreSQL: %s" % error) from error
     cluster.emulator_server = server
     cluster.port = server.port
-    _busy(cluster, "creating")
+    _busy(cluster, "creating", "cluster")
     return cluster
 
 
@@ -217,7 +235,7 @@ def modify_db_cluster(self, kwargs):
     if new_id:
         for member in members:
             member.db_cluster_identifier = cluster.db_cluster_identifier
-        _busy(cluster, "renaming")
+        _busy(cluster, "renaming", "rename")
         if server is not None:
             server.rename(cluster.db_cluster_identifier)
     return result
@@ -254,7 +272,7 @@ def create_db_cluster_snapshot(self, db_cluster_identifier, db_cluster_snapshot_
             self.cluster_snapshots.pop(snapshot.db_cluster_snapshot_identifier, None)
             raise RDSClientError("InternalFailure",
                                  "emulator could not snapshot PostgreSQL: %s" % error) from error
-        _busy(snapshot, "creating")
+        _busy(snapshot, "creating", "snapshot")
     return snapshot
 
 
@@ -276,7 +294,7 @@ def copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier,
     data = _snapshot_data(self, source)
     if data:
         snapshot.emulator_data = _fleet().copy_snapshot(data)
-        _busy(snapshot, "copying")
+        _busy(snapshot, "copying", "snapshot")
     return snapshot
 
 
@@ -406,7 +424,7 @@ _original_create_instance = rds_models.RDSBackend.create_db_instance
 
 def create_db_instance(self, db_kwargs):
     instance = _original_create_instance(self, db_kwargs)
-    _busy(instance, "creating")
+    _busy(instance, "creating", "instance")
     return instance
 
 

@@ -191,6 +191,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--creating-seconds", type=float, default=0.0)
+    for kind in rds.SETTINGS.KINDS:
+        parser.add_argument("--%s-seconds" % kind, type=float, default=-1.0)
     parser.add_argument("--throttle-rate", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=None)
@@ -201,6 +203,8 @@ def main(argv=None):
     rds.install(fleet)
     kms.install()
     rds.SETTINGS.creating_seconds = args.creating_seconds
+    for kind in rds.SETTINGS.KINDS:
+        setattr(rds.SETTINGS, "%s_seconds" % kind, getattr(args, "%s_seconds" % kind))
     rds.SETTINGS.throttle_rate = args.throttle_rate
     rds.SETTINGS.error_rate = args.error_rate
 
