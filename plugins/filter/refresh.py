@@ -4,10 +4,10 @@
 """Helpers for the refresh role: the maintenance window guard and the refresh id."""
 
 import datetime
-import hashlib
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.dbops.aurora.plugins.module_utils import conventions
 
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _WEEKLY = re.compile(r"^(?P<d1>[a-z]{3}):(?P<h1>\d{2}):(?P<m1>\d{2})-"
@@ -65,7 +65,7 @@ def refresh_id(snapshot):
     """A short, stable id for a refresh from its snapshot, so a rerun reuses its cluster names."""
     if not snapshot:
         raise AnsibleFilterError("refresh_id needs the snapshot's ARN or name")
-    return "r" + hashlib.sha256(str(snapshot).encode("utf-8")).hexdigest()[:8]
+    return conventions.refresh_id(snapshot)
 
 
 class FilterModule:

@@ -13,8 +13,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all, describe_cluster_snapshot, snake
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import parse_snapshot_arn
 
-# The tags the refresh puts on what it creates (see DESIGN.md, "Tag conventions").
-SOURCE_SNAPSHOT_TAG = "dbops:source-snapshot"
 # AWS refuses to share snapshots encrypted with this AWS-managed key.
 DEFAULT_RDS_KEY_ALIAS = "alias/aws/rds"
 
@@ -67,6 +65,15 @@ def snapshot_result(snapshot):
     result["owner_account_id"] = owner_account_id(snapshot)
     result["age_hours"] = age_hours(snapshot)
     return result
+
+
+def shared_account_ids(client, name):
+    """The accounts a snapshot of this account is shared with (its ``restore`` attribute)."""
+    result = client.describe_db_cluster_snapshot_attributes(
+        DBClusterSnapshotIdentifier=name, aws_retry=True)
+    attributes = result["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
+    return sorted({value for attribute in attributes if attribute["AttributeName"] == "restore"
+                   for value in attribute.get("AttributeValues") or []})
 
 
 def describe_key(kms, key_id):

@@ -18,7 +18,9 @@ description:
     restored and becomes C(available)), C(creating_instances) (the missing instances
     C(<cluster>-1) .. C(<cluster>-N) are created and become C(available)),
     C(resetting_password) (the master password is changed and the cluster is tagged
-    C(dbops:credentials=reset)), C(complete)."
+    C(dbops:credentials=reset); the maintenance window and the Data API, which the restore
+    API does not take, are set and the cluster is tagged C(dbops:settings=applied)),
+    C(complete)."
   - A restored cluster keeps the master password of the snapshot's source cluster (for a
     production snapshot, production's password). Setting O(master_user_password) is what makes
     that password stop working.
@@ -89,6 +91,33 @@ options:
       - Deletion protection of the restored cluster.
     type: bool
     default: false
+  preferred_backup_window:
+    description:
+      - Daily backup window (UTC, V(hh24:mi-hh24:mi)) of the restored cluster; AWS picks one
+        when not set.
+    type: str
+  preferred_maintenance_window:
+    description:
+      - Weekly maintenance window (UTC, V(ddd:hh24:mi-ddd:hh24:mi)) of the restored cluster,
+        set once it is C(available) (the restore API does not take it).
+    type: str
+  enable_cloudwatch_logs_exports:
+    description:
+      - Log types the restored cluster exports to CloudWatch Logs, for example V(postgresql).
+    type: list
+    elements: str
+    default: []
+  enable_http_endpoint:
+    description:
+      - Enable the Data API of the restored cluster once it is C(available) (the restore API
+        does not take it).
+    type: bool
+    default: false
+  copy_tags_to_snapshot:
+    description:
+      - Whether snapshots of the restored cluster get its tags.
+    type: bool
+    default: true
   serverless_v2_scaling:
     description:
       - Aurora Serverless v2 capacity of the restored cluster, in ACUs.
@@ -133,7 +162,17 @@ options:
       - New master password, set once all instances are C(available). The cluster is then
         tagged C(dbops:credentials=reset) and the password is not set again by later runs.
       - 8 to 128 printable ASCII characters, without C(/), C("), C(@) or spaces.
-      - When not set, the restored cluster keeps the password of the snapshot's source cluster.
+      - When neither this nor O(master_user_secret_arn) is set, the restored cluster keeps the
+        password of the snapshot's source cluster.
+      - Prefer O(master_user_secret_arn), so the password never travels as a module argument
+        (Ansible writes module arguments to a temporary file on the target, which a killed run
+        leaves behind).
+    type: str
+  master_user_secret_arn:
+    description:
+      - ARN of a Secrets Manager secret whose JSON value holds the new master password under
+        C(password). The module reads it itself, only when the password is about to be set.
+      - Mutually exclusive with O(master_user_password).
     type: str
   tags:
     description:
@@ -292,6 +331,9 @@ polls:
   sample: 21
 """
 
+import json
+import re
+
 try:
     import botocore
 except ImportError:
@@ -302,8 +344,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
 )
 
+from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_SNAPSHOT_TAG
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
-    SOURCE_SNAPSHOT_TAG,
     available_snapshot,
     references,
     snapshot_tags,
@@ -324,7 +366,11 @@ from ansible_collections.dbops.aurora.plugins.module_utils.validation import (
 
 CREDENTIALS_TAG = "dbops:credentials"
 CREDENTIALS_RESET = "reset"
-RESERVED_TAGS = (SOURCE_SNAPSHOT_TAG, CREDENTIALS_TAG)
+# The settings the restore API does not take (maintenance window, Data API), applied once.
+SETTINGS_TAG = "dbops:settings"
+SETTINGS_APPLIED = "applied"
+RESERVED_TAGS = (SOURCE_SNAPSHOT_TAG, CREDENTIALS_TAG, SETTINGS_TAG)
+SECRET_ARN_PREFIX = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 MAX_INSTANCES = 15
 # States a cluster or instance does not leave by itself: waiting would only time out.
 STUCK = ("failed", "deleting", "incompatible-restore", "incompatible-parameters",
@@ -433,6 +479,10 @@ def check_arguments(module):
     problem = password_problem(params["master_user_password"])
     if problem:
         problems.append(problem)
+    secret = params["master_user_secret_arn"]
+    if secret is not None and not SECRET_ARN_PREFIX.match(secret):
+        problems.append("master_user_secret_arn %r must be a Secrets Manager secret ARN "
+                        "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)" % secret)
     reserved = sorted(set(params["tags"] or {}) & set(RESERVED_TAGS))
     if reserved:
         problems.append("tags must not set %s: the module sets it" % ", ".join(reserved))
@@ -542,6 +592,24 @@ def credentials_reset(run):
     return tags_of(run.cluster).get(CREDENTIALS_TAG) == CREDENTIALS_RESET
 
 
+def wants_password(run):
+    return bool(run.params["master_user_password"] or run.params["master_user_secret_arn"])
+
+
+def wants_settings(run):
+    return bool(run.params["preferred_maintenance_window"] or run.params["enable_http_endpoint"])
+
+
+def settings_applied(run):
+    return tags_of(run.cluster).get(SETTINGS_TAG) == SETTINGS_APPLIED
+
+
+def finishing_due(run):
+    """The last stage: a new password and the settings the restore API does not take."""
+    return ((wants_password(run) and not credentials_reset(run))
+            or (wants_settings(run) and not settings_applied(run)))
+
+
 def assess(run):
     """Set the stage and what it waits for from what was observed; True when complete."""
     cluster, existing = run.cluster, ours(run)
@@ -549,7 +617,7 @@ def assess(run):
     busy = ["%s (%s)" % (name, instance["DBInstanceStatus"])
             for name, instance in sorted(existing.items())
             if instance["DBInstanceStatus"] != "available"]
-    want_reset = bool(run.params["master_user_password"]) and not credentials_reset(run)
+    want_reset = finishing_due(run)
     if cluster is None or cluster["Status"] != "available":
         status = cluster["Status"] if cluster else "not restored yet"
         if cluster is not None and credentials_reset(run):
@@ -579,11 +647,14 @@ def restore_params(run):
     request = dict(DBClusterIdentifier=run.identifier, SnapshotIdentifier=params["snapshot"],
                    Engine=params["engine"], BackupRetentionPeriod=params["backup_retention_period"],
                    DeletionProtection=params["deletion_protection"],
+                   CopyTagsToSnapshot=params["copy_tags_to_snapshot"],
                    Tags=ansible_dict_to_boto3_tag_list(tags))
     optional = {"DBSubnetGroupName": params["db_subnet_group_name"],
                 "VpcSecurityGroupIds": params["vpc_security_group_ids"],
                 "DBClusterParameterGroupName": params["db_cluster_parameter_group_name"],
-                "KmsKeyId": params["kms_key_id"]}
+                "KmsKeyId": params["kms_key_id"],
+                "PreferredBackupWindow": params["preferred_backup_window"],
+                "EnableCloudwatchLogsExports": params["enable_cloudwatch_logs_exports"]}
     request.update({key: value for key, value in optional.items() if value})
     scaling = params["serverless_v2_scaling"]
     if scaling:
@@ -633,15 +704,52 @@ def create_instances(run, missing):
                 run.rds.create_db_instance, **request)
 
 
-def reset_password(run):
-    run.act("reset master password", run.rds.modify_db_cluster,
-            DBClusterIdentifier=run.identifier,
-            MasterUserPassword=run.params["master_user_password"], ApplyImmediately=True)
+def new_password(run):
+    """The password to set: given, or read from the secret only now that it is needed."""
+    if run.params["master_user_password"] or run.module.check_mode:
+        return run.params["master_user_password"]
+    arn = run.params["master_user_secret_arn"]
+    secrets = retrying_client(run.module, "secretsmanager")
+    try:
+        value = secrets.get_secret_value(SecretId=arn, aws_retry=True)["SecretString"]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        return run.module.fail_json_aws(error, msg="Failed to read master_user_secret_arn %s"
+                                        % arn, actions=run.actions, stage=run.stage)
+    try:
+        password = json.loads(value)["password"]
+    except (ValueError, KeyError, TypeError):
+        password = None
+    problem = "has no JSON key password" if password is None else password_problem(password)
+    if problem:
+        run.fail("master_user_secret_arn %s: its value %s; nothing was changed"
+                 % (arn, problem.replace("master_user_password", "the password")))
+    return password
+
+
+def finish_cluster(run):
+    """Set the new password and the settings the restore API does not take, then tag the
+    cluster so no later run does it again."""
     arn = run.cluster["DBClusterArn"] if run.cluster else None
-    run.act("tag cluster %s %s=%s" % (run.identifier, CREDENTIALS_TAG, CREDENTIALS_RESET),
-            run.rds.add_tags_to_resource, ResourceName=arn,
-            Tags=[{"Key": CREDENTIALS_TAG, "Value": CREDENTIALS_RESET}])
-    run.password_reset = not run.module.check_mode
+    tags = []
+    if wants_password(run) and not credentials_reset(run):
+        password = new_password(run)
+        run.act("reset master password", run.rds.modify_db_cluster,
+                DBClusterIdentifier=run.identifier, MasterUserPassword=password,
+                ApplyImmediately=True)
+        tags.append({"Key": CREDENTIALS_TAG, "Value": CREDENTIALS_RESET})
+        run.password_reset = not run.module.check_mode
+    if wants_settings(run) and not settings_applied(run):
+        window = run.params["preferred_maintenance_window"]
+        if window and (run.cluster or {}).get("PreferredMaintenanceWindow") != window.lower():
+            run.act("set maintenance window %s" % window, run.rds.modify_db_cluster,
+                    DBClusterIdentifier=run.identifier, PreferredMaintenanceWindow=window,
+                    ApplyImmediately=True)
+        if run.params["enable_http_endpoint"] and not (run.cluster or {}).get("HttpEndpointEnabled"):
+            run.act("enable the Data API", run.rds.enable_http_endpoint, ResourceArn=arn)
+        tags.append({"Key": SETTINGS_TAG, "Value": SETTINGS_APPLIED})
+    run.act("tag cluster %s %s" % (run.identifier, ", ".join(
+        "%s=%s" % (tag["Key"], tag["Value"]) for tag in tags)),
+        run.rds.add_tags_to_resource, ResourceName=arn, Tags=tags)
 
 
 def advance(run):
@@ -658,8 +766,8 @@ def advance(run):
         return True
     if any(i["DBInstanceStatus"] != "available" for i in existing.values()):
         return False
-    if run.params["master_user_password"] and not credentials_reset(run):
-        reset_password(run)
+    if finishing_due(run):
+        finish_cluster(run)
         return True
     return False
 
@@ -690,8 +798,8 @@ def plan(run):
         check_instance_names_free(run, missing)
     for name in missing:
         run.actions.append("create instance %s (%s)" % (name, run.params["instance_class"]))
-    if run.params["master_user_password"] and not credentials_reset(run):
-        reset_password(run)
+    if finishing_due(run):
+        finish_cluster(run)
 
 
 # --- results ------------------------------------------------------------------------------
@@ -724,6 +832,11 @@ def main():
         kms_key_id=dict(type="str"),
         backup_retention_period=dict(type="int", default=1),
         deletion_protection=dict(type="bool", default=False),
+        preferred_backup_window=dict(type="str"),
+        preferred_maintenance_window=dict(type="str"),
+        enable_cloudwatch_logs_exports=dict(type="list", elements="str", default=[]),
+        enable_http_endpoint=dict(type="bool", default=False),
+        copy_tags_to_snapshot=dict(type="bool", default=True),
         serverless_v2_scaling=dict(type="dict", options=dict(
             min_capacity=dict(type="float", required=True),
             max_capacity=dict(type="float", required=True),
@@ -733,12 +846,15 @@ def main():
         instance_count=dict(type="int", default=1),
         instance_identifier_prefix=dict(type="str"),
         master_user_password=dict(type="str", no_log=True),
+        master_user_secret_arn=dict(type="str"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
         poll_interval=dict(type="float", default=10),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+                              mutually_exclusive=[("master_user_password",
+                                                   "master_user_secret_arn")])
     check_arguments(module)
     run = Restore(module)
     polls, waited = 1, 0.0

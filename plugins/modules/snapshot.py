@@ -158,6 +158,14 @@ shared_accounts:
   type: list
   elements: str
   sample: ["222222222222"]
+shareable:
+  description:
+    - False when the snapshot is encrypted with the AWS-managed C(aws/rds) key, which AWS does
+      not let anyone share (copy it under a customer-managed key first); true otherwise.
+    - Null after O(state=absent).
+  returned: always
+  type: bool
+  sample: true
 actions:
   description: What the module did (or, in check mode, would do), in order.
   returned: always
@@ -182,6 +190,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
     available_snapshot,
     describe_key,
     is_aws_managed_key,
+    shared_account_ids,
     snapshot_result,
     snapshot_tags,
 )
@@ -317,13 +326,9 @@ def current_shared_accounts(run, snapshot):
     if snapshot is None:
         return []
     try:
-        result = run.rds.describe_db_cluster_snapshot_attributes(
-            DBClusterSnapshotIdentifier=snapshot["DBClusterSnapshotIdentifier"], aws_retry=True)
+        return shared_account_ids(run.rds, snapshot["DBClusterSnapshotIdentifier"])
     except Exception as error:  # pylint: disable=broad-exception-caught
         return run.module.fail_json_aws(error, msg="Failed to read who the snapshot is shared with")
-    attributes = result["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
-    return sorted({value for attribute in attributes if attribute["AttributeName"] == "restore"
-                   for value in attribute.get("AttributeValues") or []})
 
 
 def desired_shared_accounts(run, current):
@@ -466,7 +471,8 @@ def ensure_present(run):
     after = {"exists": True, "tags": result.get("tags", {}), "shared_accounts": desired}
     if run.module.check_mode and params["tags"] is not None:
         after["tags"] = planned_tags(before["tags"], params["tags"], params["purge_tags"])
-    finish(run, result, desired, before, after)
+    finish(run, result, desired, before, after,
+           shareable=not is_aws_managed_key(run.kms, key_id))
 
 
 def planned_tags(current, wanted, purge):
@@ -502,9 +508,10 @@ def wait_gone(run, name):
         run.fail("snapshot %s still exists after %s seconds (wait_timeout)" % (name, seconds))
 
 
-def finish(run, snapshot, shared, before, after):
+def finish(run, snapshot, shared, before, after, shareable=None):
     run.module.exit_json(changed=bool(run.actions), snapshot=snapshot, shared_accounts=shared,
-                         actions=run.actions, waited_seconds=round(run.waited, 2),
+                         shareable=shareable, actions=run.actions,
+                         waited_seconds=round(run.waited, 2),
                          diff={"before": before, "after": after})
 
 

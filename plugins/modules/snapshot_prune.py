@@ -59,6 +59,23 @@ options:
     type: list
     elements: str
     default: []
+  keep_shared_hours:
+    description:
+      - Keep every snapshot shared with another account (its C(restore) attribute names one)
+        until it is this many hours old, whatever O(keep_newest) and O(keep_days) say.
+      - For the production side of the refresh, which runs with production's credentials only
+        and cannot see whether acceptance has already copied a snapshot. Acceptance copies a
+        snapshot into its own account when it records it as latest and never selects one older
+        than its maximum age, so set this to acceptance's C(refresh_max_age_hours) or more.
+    type: int
+  count_shared_only:
+    description:
+      - Count only snapshots shared with another account for O(keep_newest). An C(available)
+        snapshot that is shared with no account and is older than the newest shared one was
+        left by a run that failed before sharing it; it is deleted unless a pointer, a copy in
+        progress or O(keep_days) keeps it.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -66,7 +83,8 @@ extends_documentation_fragment:
 notes:
   - Check mode lists in RV(deleted) what would be deleted and deletes nothing.
   - "IAM actions: rds:DescribeDBClusterSnapshots, rds:DescribeDBClusters,
-    rds:DeleteDBClusterSnapshot, ssm:GetParameters."
+    rds:DeleteDBClusterSnapshot, ssm:GetParameters; with O(keep_shared_hours) or
+    O(count_shared_only) also rds:DescribeDBClusterSnapshotAttributes."
 """
 
 EXAMPLES = r"""
@@ -84,6 +102,14 @@ EXAMPLES = r"""
     db_cluster_identifier: app-prod
     keep_newest: 3
     protected_snapshots: "{{ acceptance_pointer_values }}"
+
+- name: In production with production's credentials only (AWX), keep what acceptance may still copy
+  dbops.aurora.snapshot_prune:
+    db_cluster_identifier: app-prod
+    identifier_pattern: "^app-prod-[0-9]{8}"
+    keep_newest: 3
+    keep_shared_hours: 72
+    count_shared_only: true
 
 - name: Show what would go among the refresh copies
   dbops.aurora.snapshot_prune:
@@ -111,6 +137,12 @@ deleted:
     status:
       description: The snapshot status when listed.
       type: str
+    shared_accounts:
+      description:
+        - The accounts it is shared with; only read with O(keep_shared_hours) or
+          O(count_shared_only), otherwise null.
+      type: list
+      elements: str
     reason:
       description: Why it was deleted.
       type: str
@@ -119,6 +151,7 @@ deleted:
       db_cluster_snapshot_arn: arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:app-prod-2024-05-01
       snapshot_create_time: "2024-05-01T02:00:00+00:00"
       status: available
+      shared_accounts: null
       reason: beyond retention (not among the 3 newest, older than 7 days)
 kept:
   description: The snapshots kept, newest first, with the same keys as RV(deleted).
@@ -130,6 +163,7 @@ kept:
       db_cluster_snapshot_arn: arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:app-prod-2024-06-01
       snapshot_create_time: "2024-06-01T02:00:00+00:00"
       status: available
+      shared_accounts: ["222222222222"]
       reason: referenced by SSM parameter /dbops/acceptance/snapshot/current
 """
 
@@ -138,10 +172,12 @@ import json
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_SNAPSHOT_TAG
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
-    SOURCE_SNAPSHOT_TAG,
+    age_hours,
     list_cluster_snapshots,
     references,
+    shared_account_ids,
     snapshot_tags,
 )
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import (
@@ -164,7 +200,7 @@ def check_arguments(module):
         "db_cluster_identifier": (rds_identifier_problem, params["db_cluster_identifier"]),
         "protected_parameters": (ssm_path_problem, params["protected_parameters"]),
     })
-    for field in ("keep_newest", "keep_days"):
+    for field in ("keep_newest", "keep_days", "keep_shared_hours"):
         if params[field] is not None and params[field] < 0:
             module.fail_json(msg="Invalid input: %s must be 0 or more" % field,
                              invalid_fields=[field])
@@ -244,14 +280,25 @@ def candidates(snapshots, params, pattern):
 
 
 def retention_reason(snapshot, rank, params, now):
-    """Why retention keeps this snapshot, or None. ``rank`` counts available snapshots only."""
+    """Why retention keeps this snapshot, or None. ``rank`` counts the snapshots that count."""
     keep_newest, keep_days = params["keep_newest"], params["keep_days"]
-    if keep_newest is not None and rank < keep_newest:
+    if keep_newest is not None and rank is not None and rank < keep_newest:
         return "one of the %d newest" % keep_newest
     created = snapshot.get("SnapshotCreateTime")
     if keep_days is not None and created and now - created < datetime.timedelta(days=keep_days):
         return "younger than %d days" % keep_days
     return None
+
+
+def sharing_reason(snapshot, shared, params, now):
+    """Why sharing keeps this snapshot, or None: another account may still copy it."""
+    hours = params["keep_shared_hours"]
+    age = age_hours(snapshot, now)
+    if hours is None or not shared or age is None or age >= hours:
+        return None
+    return ("shared with %s %.1f hours ago, less than keep_shared_hours=%d: that account may "
+            "still copy it, and this job cannot see whether it has"
+            % (", ".join(shared), age, hours))
 
 
 def deletion_reason(params):
@@ -263,23 +310,39 @@ def deletion_reason(params):
     return "beyond retention (%s)" % ", ".join(rules)
 
 
-def decide(chosen, protected, busy, params):
-    """Split the chosen snapshots into (keep, delete), each entry with its reason."""
+def decide(chosen, protected, busy, params, shared_with=None):
+    """Split the chosen snapshots into (keep, delete), each entry with its reason.
+
+    ``shared_with(snapshot)`` gives the accounts a snapshot is shared with (None when sharing
+    does not matter to the retention asked for)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     keep, delete = [], []
     rank = 0
+    newest_shared_seen = False
     for snapshot in chosen:
         names = references(snapshot)
-        reason = None
+        shared = None
+        why_delete = deletion_reason(params)
         if snapshot.get("Status") != "available":
             reason = "in use: status %s" % snapshot.get("Status")
         else:
+            shared = shared_with(snapshot) if shared_with else None
             reason = next(("in use: " + busy[name] for name in names if name in busy), None)
             reason = reason or next((protection(protected[name])
                                      for name in names if name in protected), None)
-            reason = reason or retention_reason(snapshot, rank, params, now)
-            rank += 1
-        (keep if reason else delete).append(entry(snapshot, reason or deletion_reason(params)))
+            if not params["count_shared_only"] or shared:
+                reason = reason or retention_reason(snapshot, rank, params, now)
+                rank += 1
+            elif not newest_shared_seen:
+                # Unshared and newer than every shared one: a share may still be under way.
+                reason = reason or "not shared yet, newer than every shared snapshot"
+            else:
+                reason = reason or retention_reason(snapshot, None, params, now)
+                why_delete = ("never shared, older than a shared snapshot: left by a run that "
+                              "failed before sharing it")
+            reason = reason or sharing_reason(snapshot, shared, params, now)
+            newest_shared_seen = newest_shared_seen or bool(shared)
+        (keep if reason else delete).append(entry(snapshot, reason or why_delete, shared))
     return keep, delete
 
 
@@ -289,12 +352,12 @@ def protection(source):
     return "referenced by SSM parameter " + source
 
 
-def entry(snapshot, reason):
+def entry(snapshot, reason, shared=None):
     created = snapshot.get("SnapshotCreateTime")
     return {"db_cluster_snapshot_identifier": snapshot["DBClusterSnapshotIdentifier"],
             "db_cluster_snapshot_arn": snapshot.get("DBClusterSnapshotArn"),
             "snapshot_create_time": created.isoformat() if created else None,
-            "status": snapshot.get("Status"), "reason": reason}
+            "status": snapshot.get("Status"), "shared_accounts": shared, "reason": reason}
 
 
 def delete_snapshots(module, client, delete):
@@ -318,6 +381,8 @@ def main():
         keep_days=dict(type="int"),
         protected_parameters=dict(type="list", elements="str", default=[]),
         protected_snapshots=dict(type="list", elements="str", default=[]),
+        keep_shared_hours=dict(type="int"),
+        count_shared_only=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec, supports_check_mode=True,
@@ -336,7 +401,18 @@ def main():
     except Exception as error:  # pylint: disable=broad-exception-caught
         module.fail_json_aws(error, msg="Failed to list snapshots and clusters")
     chosen = candidates(snapshots, module.params, pattern)
-    keep, delete = decide(chosen, protected, busy_sources(snapshots, clusters), module.params)
+
+    def shared_with(snapshot):
+        try:
+            return shared_account_ids(client, snapshot["DBClusterSnapshotIdentifier"])
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            return module.fail_json_aws(error, msg="Failed to read who %s is shared with"
+                                        % snapshot["DBClusterSnapshotIdentifier"])
+
+    sharing_matters = (module.params["keep_shared_hours"] is not None
+                       or module.params["count_shared_only"])
+    keep, delete = decide(chosen, protected, busy_sources(snapshots, clusters), module.params,
+                          shared_with if sharing_matters else None)
     if not module.check_mode:
         delete_snapshots(module, client, delete)
     before = sorted(s["DBClusterSnapshotIdentifier"] for s in chosen)

@@ -1,5 +1,6 @@
 """dbops.aurora.cluster_restore against the emulator: real HTTP, real PostgreSQL servers."""
 
+import json
 import time
 
 import psycopg2
@@ -161,6 +162,50 @@ def test_restore_shared_snapshot_with_acceptance_settings(rds, run_module, sourc
     assert again["password_reset"] is False
     assert again["polls"] == 1
     assert count_rows(described, ACC_PASSWORD)[0] == ROWS
+
+
+def test_every_setting_and_the_password_from_the_secret(rds, run_module, source, network,
+                                                        target, emulator):
+    """What provisioning gives acceptance, the restore gives the new cluster (so provisioning
+    afterwards changes nothing); the password comes from the secret, never as an argument."""
+    secrets = emulator.client("secretsmanager", "acceptance")
+    secret = secrets.create_secret(Name=unique("crsecret"), SecretString=json.dumps(
+        {"username": "master", "password": ACC_PASSWORD}))["ARN"]
+    params = args(target, source["arn"], kms_key_id=network["kms_key"],
+                  master_user_secret_arn=secret, preferred_backup_window="01:00-01:30",
+                  preferred_maintenance_window="sun:03:00-sun:03:30",
+                  enable_cloudwatch_logs_exports=["postgresql"], copy_tags_to_snapshot=True)
+    result = run_module("cluster_restore", params)
+    assert not result.failed, result
+    assert result["actions"][-3:] == [
+        "reset master password", "set maintenance window sun:03:00-sun:03:30",
+        "tag cluster %s dbops:credentials=reset, dbops:settings=applied" % target]
+    described = describe(rds, target)
+    assert described["PreferredBackupWindow"] == "01:00-01:30"
+    assert described["PreferredMaintenanceWindow"] == "sun:03:00-sun:03:30"
+    assert described["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    assert described["CopyTagsToSnapshot"] is True
+    assert count_rows(described, ACC_PASSWORD)[0] == ROWS
+    again = run_module("cluster_restore", params)
+    assert not again.changed and again["actions"] == []
+
+    bad = run_module("cluster_restore", dict(params, master_user_secret_arn="my-secret"))
+    assert bad.failed and "master_user_secret_arn" in bad["msg"]
+    both = run_module("cluster_restore", dict(params, master_user_password=ACC_PASSWORD))
+    assert both.failed and "mutually exclusive" in both["msg"]
+
+
+def test_a_secret_without_a_usable_password_changes_nothing(rds, run_module, source, target,
+                                                           emulator):
+    secrets = emulator.client("secretsmanager", "acceptance")
+    secret = secrets.create_secret(Name=unique("crnopass"),
+                                   SecretString=json.dumps({"username": "master"}))["ARN"]
+    result = run_module("cluster_restore", args(target, source["arn"],
+                                                master_user_secret_arn=secret))
+    assert result.failed and "has no JSON key password" in result["msg"]
+    assert "reset master password" not in result["actions"]
+    assert "dbops:credentials" not in tags_of(rds, describe(rds, target)["DBClusterArn"])
+    assert count_rows(describe(rds, target), PROD_PASSWORD)[0] == ROWS
 
 
 def test_without_password_the_restored_cluster_keeps_productions(rds, run_module, source,

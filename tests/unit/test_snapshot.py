@@ -147,7 +147,7 @@ def test_refuses_to_share_aws_managed_key_and_copy_fixes_it(emulator, run_module
     # Unshared, the snapshot is fine; sharing it later is refused too.
     plain = run_module("snapshot", {"db_cluster_snapshot_identifier": name,
                                     "db_cluster_identifier": source}, profile="production")
-    assert not plain.failed
+    assert not plain.failed and plain["shareable"] is False
     later = run_module("snapshot", {"db_cluster_snapshot_identifier": name,
                                     "shared_accounts": [ACCEPTANCE]}, profile="production")
     assert later.failed and "aws/rds" in later["msg"] and shared_with(rds, name) == []
@@ -163,7 +163,7 @@ def test_refuses_to_share_aws_managed_key_and_copy_fixes_it(emulator, run_module
                                     "source_snapshot": name, "kms_key_id": prod_key,
                                     "shared_accounts": [ACCEPTANCE]}, profile="production")
     assert not fixed.failed, fixed
-    assert fixed["snapshot"]["kms_key_id"] == prod_key
+    assert fixed["snapshot"]["kms_key_id"] == prod_key and fixed["shareable"] is True
     assert shared_with(rds, copy) == [ACCEPTANCE]
 
 

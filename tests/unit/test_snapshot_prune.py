@@ -166,3 +166,46 @@ def test_protected_snapshots_are_kept_by_name_or_arn(emulator, run_module):
                                      snaps[0]: "listed in protected_snapshots"}
     assert by_id(result["deleted"]) == {snaps[2]: "beyond retention (not among the 1 newest)"}
     assert existing(rds, snaps) == [snaps[0], snaps[1], snaps[3]]
+
+
+def test_one_credential_keeps_what_acceptance_may_still_copy(emulator, run_module):
+    """Production's job cannot read acceptance's pointers (one AWS credential per AWX job):
+    shared snapshots younger than keep_shared_hours stay, whatever keep_newest says; a snapshot
+    a failed run never shared does not take a retention slot and goes once a newer one is
+    shared; the newest unshared one (a share under way) stays."""
+    rds = emulator.client("rds", "production")
+    name = unique("prune-shared")
+    cluster(rds, name, engine="aurora-mysql")
+    snaps = make_series(rds, name, 5)
+    for index in (0, 1, 3):
+        rds.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier=snaps[index], AttributeName="restore",
+            ValuesToAdd=["222222222222"])
+    args = {"db_cluster_identifier": name, "keep_newest": 1, "keep_shared_hours": 72,
+            "count_shared_only": True}
+
+    checked = run_module("snapshot_prune", args, check_mode=True, profile="production")
+    assert not checked.failed, checked
+    assert by_id(checked["deleted"]) == {snaps[2]: "never shared, older than a shared "
+                                                   "snapshot: left by a run that failed "
+                                                   "before sharing it"}
+    kept = by_id(checked["kept"])
+    assert kept[snaps[4]] == "not shared yet, newer than every shared snapshot"
+    assert kept[snaps[3]] == "one of the 1 newest"
+    for index in (0, 1):
+        assert kept[snaps[index]].startswith("shared with 222222222222 0.0 hours ago, less "
+                                             "than keep_shared_hours=72")
+    assert {e["db_cluster_snapshot_identifier"]: e["shared_accounts"]
+            for e in checked["kept"]}[snaps[0]] == ["222222222222"]
+
+    # Past the hours acceptance may still select a snapshot, retention alone decides.
+    pruned = run_module("snapshot_prune", dict(args, keep_shared_hours=0), profile="production")
+    assert pruned.changed
+    assert sorted(by_id(pruned["deleted"])) == sorted([snaps[0], snaps[1], snaps[2]])
+    assert existing(rds, snaps) == [snaps[3], snaps[4]]
+
+
+def test_keep_shared_hours_must_not_be_negative(emulator, run_module):
+    result = run_module("snapshot_prune", {"db_cluster_identifier": "app-prod", "keep_newest": 1,
+                                           "keep_shared_hours": -1})
+    assert result.failed and result["invalid_fields"] == ["keep_shared_hours"]
