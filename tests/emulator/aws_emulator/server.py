@@ -11,7 +11,7 @@ import sys
 import threading
 import urllib.parse
 
-from moto.iam.models import iam_backends
+from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
@@ -21,6 +21,8 @@ from aws_emulator.postgres import PostgresFleet
 
 ACCOUNTS = {"production": "111111111111", "acceptance": "222222222222"}
 CONTROL_PREFIX = "/_emulator/"
+# moto's own control API (reset, reset-auth...): passed through, not counted as AWS calls.
+MOTO_API_PREFIX = "/moto-api/"
 
 
 def create_accounts(region):
@@ -47,20 +49,39 @@ def write_aws_files(aws_dir, profiles, region):
 
 
 class Counter:
+    """AWS API calls seen: by action (``calls``, what tests and benchmarks count), and by the
+    caller's account and IAM action (``service:Action``, the service from the request's SigV4
+    credential scope), with the calls moto answered 403 (denied by IAM enforcement) apart."""
+
     def __init__(self):
         self.calls = {}
+        self.accounts = {}
+        self.denied = {}
         self.lock = threading.Lock()
 
-    def add(self, action):
+    def add(self, action, account=None, iam_action=None):
         with self.lock:
             self.calls[action] = self.calls.get(action, 0) + 1
+            if account and iam_action:
+                per_account = self.accounts.setdefault(account, {})
+                per_account[iam_action] = per_account.get(iam_action, 0) + 1
+
+    def add_denied(self, account, iam_action):
+        with self.lock:
+            per_account = self.denied.setdefault(account, {})
+            per_account[iam_action] = per_account.get(iam_action, 0) + 1
 
     def snapshot(self, reset=False):
         with self.lock:
             calls = dict(self.calls)
+            accounts = {account: dict(actions) for account, actions in self.accounts.items()}
+            denied = {account: dict(actions) for account, actions in self.denied.items()}
             if reset:
                 self.calls.clear()
-        return {"total": sum(calls.values()), "calls": calls}
+                self.accounts.clear()
+                self.denied.clear()
+        return {"total": sum(calls.values()), "calls": calls, "accounts": accounts,
+                "denied": denied}
 
 
 def _action(environ, body):
@@ -72,6 +93,29 @@ def _action(environ, body):
         if "Action" in values:
             return values["Action"][0]
     return "%s %s" % (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+
+
+def _credential_scope(environ):
+    """(access key id, service) from a SigV4 Authorization header, or (None, None) unsigned.
+
+    The header reads ``AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request,
+    SignedHeaders=..., Signature=...``; moto's IAM enforcement takes the service from the same
+    place, so ``service:Action`` here is what a policy must allow."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    credential = authorization.partition("Credential=")[2].partition(",")[0]
+    parts = credential.split("/")
+    if len(parts) < 5:
+        return None, None
+    return parts[0], parts[3]
+
+
+def _caller(environ, action):
+    """(account id, ``service:Action``) of a signed call, or (None, None)."""
+    access_key, service = _credential_scope(environ)
+    if not access_key:
+        return None, None
+    # The account moto itself maps the access key to (an unknown key: moto's default account).
+    return get_account_id_from(access_key), "%s:%s" % (service, action)
 
 
 FAULTS = {
@@ -97,7 +141,7 @@ def _fault_response(environ, start_response, status):
 
 
 class EmulatorApp:
-    """WSGI wrapper: control endpoints, call counting, injected faults, then moto."""
+    """WSGI wrapper: control endpoints, call counting and logging, injected faults, then moto."""
 
     def __init__(self, moto_app, counter, on_shutdown, seed=None):
         self.moto_app = moto_app
@@ -112,15 +156,27 @@ class EmulatorApp:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        if path.startswith(MOTO_API_PREFIX):
+            return self.moto_app(environ, start_response)
         action = _action(environ, body)
-        self.counter.add(action)
+        account, iam_action = _caller(environ, action)
+        self.counter.add(action, account, iam_action)
         settings = rds.SETTINGS
         roll = self.random.random()
         if roll < settings.throttle_rate:
             return _fault_response(environ, start_response, 400)
         if roll < settings.throttle_rate + settings.error_rate:
             return _fault_response(environ, start_response, 503)
-        return self.moto_app(environ, start_response)
+        if account is None:
+            return self.moto_app(environ, start_response)
+
+        def recording_start_response(status, headers, exc_info=None):
+            # 403 is how moto answers a call IAM enforcement denies (AccessDenied).
+            if status.startswith("403"):
+                self.counter.add_denied(account, iam_action)
+            return start_response(status, headers, exc_info)
+
+        return self.moto_app(environ, recording_start_response)
 
     def control(self, name, environ, start_response):
         method = environ.get("REQUEST_METHOD")
