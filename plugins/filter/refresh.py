@@ -68,6 +68,14 @@ def refresh_id(snapshot):
     return conventions.refresh_id(snapshot)
 
 
+def candidate_name(snapshot, canonical):
+    """The cluster a refresh of ``snapshot`` restores, and acceptance's copy of the snapshot:
+    <canonical>-<refresh id>."""
+    refresh_id(snapshot)  # the same error for an empty snapshot
+    return conventions.candidate_name(canonical, snapshot)
+
+
 class FilterModule:
     def filters(self):
-        return {"in_maintenance_window": in_maintenance_window, "refresh_id": refresh_id}
+        return {"in_maintenance_window": in_maintenance_window, "refresh_id": refresh_id,
+                "candidate_name": candidate_name}

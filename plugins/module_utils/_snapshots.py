@@ -10,6 +10,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
 )
 
+from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_CREATED_TAG
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all, describe_cluster_snapshot, snake
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import parse_snapshot_arn
 
@@ -64,7 +65,22 @@ def snapshot_result(snapshot):
     result["snapshot_name"] = snapshot_name(snapshot)
     result["owner_account_id"] = owner_account_id(snapshot)
     result["age_hours"] = age_hours(snapshot)
+    result["source_age_hours"] = source_age_hours(snapshot, result["tags"], result["age_hours"])
     return result
+
+
+def source_age_hours(snapshot, tags, own_age):
+    """The age of the data: a copy tagged with its source's creation time is as old as that."""
+    created = tags.get(SOURCE_CREATED_TAG)
+    if not created:
+        return own_age
+    try:
+        moment = datetime.datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    except ValueError:
+        return own_age
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return age_hours({"SnapshotCreateTime": moment})
 
 
 def shared_account_ids(client, name):

@@ -134,7 +134,8 @@ RETURN = r"""
 snapshot:
   description:
     - The snapshot as RDS describes it, with snake_case keys, its tags as a dict and
-      C(snapshot_name), C(owner_account_id) and C(age_hours) added.
+      C(snapshot_name), C(owner_account_id), C(age_hours) and C(source_age_hours) (for a copy tagged
+      C(dbops:source-created), the age of the snapshot it was copied from) added.
     - Null after O(state=absent). In check mode, for a snapshot not created yet, only the fields known in advance.
   returned: always
   type: dict

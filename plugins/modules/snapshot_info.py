@@ -102,7 +102,8 @@ RETURN = r"""
 snapshots:
   description:
     - The snapshots that passed every filter, newest first, with snake_case keys, tags as a dict and
-      C(snapshot_name), C(owner_account_id) and C(age_hours) added.
+      C(snapshot_name), C(owner_account_id), C(age_hours) and C(source_age_hours) (for a copy tagged
+      C(dbops:source-created), the age of the snapshot it was copied from) added.
   returned: always
   type: list
   elements: dict

@@ -92,6 +92,14 @@ def settings(emulator):
                        instance_seconds=-1, rename_seconds=-1, throttle_rate=0, error_rate=0)
 
 
+def import_collection_plugin(dotted):
+    """Import a plugin of this collection (``plugins.filter.refresh``) as Ansible does, so its
+    imports of the collection's module_utils resolve."""
+    import importlib  # pylint: disable=import-outside-toplevel
+    _install_collection_loader()
+    return importlib.import_module("ansible_collections.dbops.aurora." + dotted)
+
+
 def _install_collection_loader():
     """Import modules as ansible_collections.dbops.aurora... (and amazon.aws beside them)."""
     # pylint: disable=import-outside-toplevel

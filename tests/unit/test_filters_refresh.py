@@ -1,13 +1,11 @@
 """Maintenance window and refresh id filters (pure functions, no AWS)."""
 
-import os
-import sys
-
 import pytest
 from ansible.errors import AnsibleFilterError
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "filter"))
-import refresh  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import import_collection_plugin
+
+refresh = import_collection_plugin("plugins.filter.refresh")
 
 
 @pytest.mark.parametrize("window, now, expected", [
