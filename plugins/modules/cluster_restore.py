@@ -846,7 +846,7 @@ def main():
         instance_count=dict(type="int", default=1),
         instance_identifier_prefix=dict(type="str"),
         master_user_password=dict(type="str", no_log=True),
-        master_user_secret_arn=dict(type="str"),
+        master_user_secret_arn=dict(type="str", no_log=False),
         tags=dict(type="dict", aliases=["resource_tags"]),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),

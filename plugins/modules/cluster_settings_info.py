@@ -12,7 +12,7 @@ short_description: The settings a new Aurora cluster needs to replace the one se
 version_added: 0.2.0
 description:
   - Reads the settings of the cluster serving under O(db_cluster_identifier), so that a cluster
-    restored to replace it (the acceptance refresh) gets every setting provisioning gave it:
+    restored to replace it (the acceptance refresh) gets every setting provisioning gave it -
     KMS key, subnet group, security groups, parameter group, Serverless v2 scaling and
     auto-pause, instance class and count, backup retention and window, maintenance window,
     log exports, Data API, deletion protection, copying tags to snapshots and the tags.
@@ -271,7 +271,7 @@ def merge(read, overrides):
         if key in ("tags", "serverless_v2_scaling") and isinstance(override, dict):
             # Partial: the keys given win, the others stay as read.
             given = {name: part for name, part in override.items() if not unset(part)}
-            value = dict(value or DEFAULTS[key], **given)
+            value = dict(value or default, **given)
             origin = "override" if given else origin
         elif not unset(override):
             value, origin = overrides[key], "override"

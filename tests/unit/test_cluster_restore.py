@@ -195,8 +195,8 @@ def test_every_setting_and_the_password_from_the_secret(rds, run_module, source,
     assert both.failed and "mutually exclusive" in both["msg"]
 
 
-def test_a_secret_without_a_usable_password_changes_nothing(rds, run_module, source, target,
-                                                           emulator):
+def test_a_secret_without_a_usable_password_changes_nothing(
+        rds, run_module, source, target, emulator):
     secrets = emulator.client("secretsmanager", "acceptance")
     secret = secrets.create_secret(Name=unique("crnopass"),
                                    SecretString=json.dumps({"username": "master"}))["ARN"]

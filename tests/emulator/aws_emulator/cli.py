@@ -28,7 +28,7 @@ DEFAULT_REGION = "eu-west-1"
 # proportions: a snapshot minutes, a rename seconds.
 DELAY_KINDS = (("snapshot", "snapshots and snapshot copies"), ("cluster", "new clusters"),
                ("instance", "new instances"), ("rename", "cluster renames"))
-DELAY_SETTINGS = ("creating_seconds",) + tuple("%s_seconds" % kind for kind, _ in DELAY_KINDS)
+DELAY_SETTINGS = ("creating_seconds",) + tuple("%s_seconds" % kind for kind, _what in DELAY_KINDS)
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
