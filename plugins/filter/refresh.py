@@ -75,7 +75,14 @@ def candidate_name(snapshot, canonical):
     return conventions.candidate_name(canonical, snapshot)
 
 
+def retired_first(clusters, canonical, kinds=None):
+    """The clusters put aside from ``canonical`` (-previous-*, -undone-*; ``kinds`` narrows to
+    e.g. ['previous']), never one tagged production, the one that stopped serving last first."""
+    infixes = tuple("-%s-" % kind for kind in (kinds or ["previous", "undone"]))
+    return conventions.retired_first(clusters, canonical, infixes)
+
+
 class FilterModule:
     def filters(self):
         return {"in_maintenance_window": in_maintenance_window, "refresh_id": refresh_id,
-                "candidate_name": candidate_name}
+                "candidate_name": candidate_name, "retired_first": retired_first}

@@ -14,6 +14,9 @@ SOURCE_CREATED_TAG = "dbops:source-created"
 REFRESH_ID_TAG = "dbops:refresh-id"
 PHASE_TAG = "dbops:phase"
 CANONICAL_TAG = "dbops:canonical"
+# When a cluster stopped serving (put aside by a swap): retention and rollback go by it, not
+# by creation time (a rollback puts an older cluster back to serve).
+RETIRED_AT_TAG = "dbops:retired-at"
 
 # A cluster the refresh kept for rollback is <canonical>-previous-<refresh id>; one a rollback
 # put aside is <canonical>-undone-<refresh id>; a new cluster is <canonical>-<refresh id>.
@@ -37,6 +40,24 @@ def previous_prefix(canonical):
 
 def undone_prefix(canonical):
     return canonical + UNDONE_INFIX
+
+
+def retired_first(clusters, canonical, infixes=(PREVIOUS_INFIX, UNDONE_INFIX)):
+    """The clusters put aside from ``canonical`` (named <canonical>-previous-* or -undone-*),
+    not tagged production, the one that stopped serving last first.
+
+    ``clusters`` are as amazon.aws.rds_cluster_info returns them (tags as a dict).  A cluster
+    without the retired-at tag (retired before the tag existed) counts by creation time."""
+    prefixes = tuple((canonical + infix).lower() for infix in infixes)
+
+    def retired(cluster):
+        tags = cluster.get("tags") or {}
+        return str(tags.get(RETIRED_AT_TAG) or cluster.get("cluster_create_time") or "")
+
+    found = [cluster for cluster in clusters or []
+             if str(cluster.get("db_cluster_identifier", "")).lower().startswith(prefixes)
+             and not is_production(cluster.get("tags"))]
+    return sorted(found, key=retired, reverse=True)
 
 
 def is_production(tags):

@@ -28,7 +28,8 @@ description:
     canonical cluster goes back to the candidate identifier and the retained cluster back to
     the canonical identifier.
   - When the swap is done, the cluster serving at the canonical identifier is tagged
-    C(dbops:phase=serving) and the retained one C(dbops:phase=previous). After a rollback, or
+    C(dbops:phase=serving) and the retained one C(dbops:phase=previous) with
+    C(dbops:retired-at) (when it stopped serving, ISO 8601 UTC). After a rollback, or
     a failed second rename, the candidate loses its C(dbops:swap-*) tags. It is then tagged
     C(dbops:phase=rolled-back) or C(dbops:phase=swap-failed).
   - "Refuses, before any change, when any cluster involved is tagged
@@ -182,6 +183,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.dbops.aurora.plugins.module_utils import ssm
+from ansible_collections.dbops.aurora.plugins.module_utils.conventions import RETIRED_AT_TAG
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_cluster
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import wait_until
@@ -195,6 +197,7 @@ MARK_STARTED = "dbops:swap-started-at"
 MARKS = (MARK_CANONICAL, MARK_CANDIDATE, MARK_RETAINED, MARK_STARTED)
 PHASE = "dbops:phase"
 REFRESH_ID = "dbops:refresh-id"
+RETIRED_AT = RETIRED_AT_TAG
 
 
 class SwapFailed(Exception):
@@ -489,13 +492,17 @@ def mark_candidate(swap, with_retained):
 
 
 def converge_phases(swap, serving, previous):
-    """Tag the serving and retained clusters; True when a tag had to change."""
+    """Tag the serving and retained clusters; True when a tag had to change.  The retained one
+    also records when it stopped serving (retention and rollback go by that)."""
     changed = False
     for cluster, phase in ((serving, "serving"), (previous, "previous")):
         if cluster and tags_of(cluster).get(PHASE) != phase:
             changed = True
+            tags = {PHASE: phase}
+            if phase == "previous":
+                tags[RETIRED_AT] = ssm.iso(ssm.utcnow())
             if not swap.module.check_mode:
-                add_tags(swap, cluster["DBClusterIdentifier"], {PHASE: phase})
+                add_tags(swap, cluster["DBClusterIdentifier"], tags)
     return changed
 
 

@@ -80,7 +80,12 @@ def test_swap_renames_both_and_is_idempotent(rds, run_module, names):
     assert serving["dbops:phase"] == "serving"
     assert serving["dbops:swap-candidate"] == names["candidate"]
     assert serving["dbops:swap-retained-as"] == names["retained"]
-    assert tags(rds, names["retained"])["dbops:phase"] == "previous"
+    retained = tags(rds, names["retained"])
+    assert retained["dbops:phase"] == "previous"
+    # When it stopped serving: retention and rollback go by it, not by creation time.
+    retired = datetime.datetime.fromisoformat(retained["dbops:retired-at"].replace("Z", "+00:00"))
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - retired).total_seconds()) < 120
+    assert "dbops:retired-at" not in serving
 
     again = run_module("cluster_swap", swap_args(names))
     assert not again.failed and not again.changed, again
