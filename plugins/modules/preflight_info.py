@@ -259,11 +259,14 @@ REQUIRED_KEY_ACTIONS = {
 # Conditions RDS meets when it uses the key for a copy or restore in the target account.
 UNDERSTOOD_CONDITION_KEYS = ("kms:grantisforawsresource", "kms:viaservice")
 DENIED_CODES = ("AccessDenied", "AccessDeniedException")
+# How AWS answers credentials it does not accept (unknown, revoked, expired or mistyped).
+REJECTED_CREDENTIAL_CODES = ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+                             "UnrecognizedClientException")
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 
 
-class Denied:
-    """An AWS call refused for lack of permission, or answered with an expected error code."""
+class ExpectedError:
+    """How an AWS call failed in a way a check expects: access denied, or one of its codes."""
 
     def __init__(self, code, message):
         self.code = code
@@ -285,7 +288,7 @@ def error_message(error):
 
 
 def attempt(module, what, call, expected=()):
-    """``(result, None)``, or ``(None, Denied)`` when AWS refuses the call for lack of
+    """``(result, None)``, or ``(None, ExpectedError)`` when AWS refuses the call for lack of
     permission or answers with one of the ``expected`` error codes.  Any other error fails the
     module: it is not a finding about the account but a problem of the run."""
     try:
@@ -293,10 +296,11 @@ def attempt(module, what, call, expected=()):
     except botocore.exceptions.ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in DENIED_CODES or status == 403:
-            return None, Denied("AccessDenied", error_message(error))
         if code in expected:
-            return None, Denied(code, error_message(error))
+            return None, ExpectedError(code, error_message(error))
+        # 403 is how AWS answers a call IAM denies, whatever code the service gives it.
+        if code in DENIED_CODES or status == 403:
+            return None, ExpectedError("AccessDenied", error_message(error))
         module.fail_json_aws(error, msg="Failed to " + what)
     except botocore.exceptions.BotoCoreError as error:
         module.fail_json_aws(error, msg="Failed to " + what)
@@ -338,12 +342,15 @@ class Preflight:
     # Both sides -------------------------------------------------------------------------
 
     def check_account(self):
-        identity, refused = attempt(self.module, "read the caller identity",
-                                    lambda: self.client("sts").get_caller_identity())
-        if refused:
+        identity, failure = attempt(self.module, "read the caller identity",
+                                    lambda: self.client("sts").get_caller_identity(
+                                        aws_retry=True),
+                                    expected=REJECTED_CREDENTIAL_CODES)
+        if failure:
             return finding("account", False, "cannot tell which account these credentials act "
-                           "in (%s)" % refused.describe(),
-                           "Give the job credentials that may call sts:GetCallerIdentity.")
+                           "in (%s)" % failure.describe(),
+                           "Give the %s job valid credentials of its account (the AWX "
+                           "credential, or the profile it uses)." % self.params["side"])
         self.account_id, self.caller_arn = identity["Account"], identity["Arn"]
         acting = "these credentials act as %s in account %s" % (self.caller_arn, self.account_id)
         if self.params["side"] == "acceptance" and self.account_id == self.params["source_account_id"]:
@@ -394,11 +401,11 @@ class Preflight:
             return finding("source_cluster", False, problem, "Set %s to the production "
                            "cluster's identifier." % self.name("cluster_identifier")), None
         identifier = self.params["cluster_identifier"]
-        cluster, refused = attempt(self.module, "describe cluster %s" % identifier,
+        cluster, failure = attempt(self.module, "describe cluster %s" % identifier,
                                    lambda: describe_cluster(self.client("rds"), identifier))
-        if refused:
+        if failure:
             return finding("source_cluster", False, "cannot describe %s (%s)" % (
-                identifier, refused.describe()), "Allow rds:DescribeDBClusters on %s to the "
+                identifier, failure.describe()), "Allow rds:DescribeDBClusters on %s to the "
                 "production job's credentials." % identifier), None
         if cluster is None:
             return finding("source_cluster", False, "no cluster %s in account %s" % (
@@ -408,15 +415,15 @@ class Preflight:
             return finding("source_cluster", True, "%s (%s) is not encrypted: its snapshots "
                            "are shared without a key" % (identifier, cluster.get("Status"))), None
         key_id = cluster.get("KmsKeyId")
-        key, refused = self.describe_key(key_id)
-        if refused and not refused.denied:
+        key, failure = self.describe_key(key_id)
+        if failure and not failure.denied:
             return finding("source_cluster", False, "%s is encrypted with %s, which does not "
-                           "exist (%s)" % (identifier, key_id, refused.describe()),
+                           "exist (%s)" % (identifier, key_id, failure.describe()),
                            "Restore the key (cancel its deletion) before anything else: "
                            "without it %s cannot be read." % identifier), None
-        if refused:
+        if failure:
             return finding("source_cluster", False, "cannot describe %s's key %s (%s)" % (
-                identifier, key_id, refused.describe()), "Allow kms:DescribeKey on %s to the "
+                identifier, key_id, failure.describe()), "Allow kms:DescribeKey on %s to the "
                 "production job's credentials." % key_id), None
         if key.get("KeyManager") != "AWS":
             return finding("source_cluster", True, "%s (%s) is encrypted with the "
@@ -442,12 +449,12 @@ class Preflight:
 
     def check_kms_key(self, key_id):
         """Returns (finding, key metadata when the key can be shared)."""
-        key, refused = self.describe_key(key_id)
-        if refused and refused.denied:
+        key, failure = self.describe_key(key_id)
+        if failure and failure.denied:
             return finding("kms_key", False, "cannot describe %s (%s)" % (
-                key_id, refused.describe()), "Allow kms:DescribeKey on the key to the "
+                key_id, failure.describe()), "Allow kms:DescribeKey on the key to the "
                 "production job's credentials."), None
-        if refused:
+        if failure:
             return finding("kms_key", False, "no KMS key %s in account %s" % (
                 key_id, self.account_id), "Create it or correct %s."
                 % self.name("kms_key_id")), None
@@ -467,13 +474,13 @@ class Preflight:
     def check_kms_key_policy(self, key):
         accounts = [account for account in self.params["share_account_ids"]
                     if not account_id_problem(account)]
-        policy_text, refused = attempt(self.module, "read the key policy of %s" % key["Arn"],
+        policy_text, failure = attempt(self.module, "read the key policy of %s" % key["Arn"],
                                        lambda: self.client("kms").get_key_policy(
                                            KeyId=key["KeyId"], PolicyName="default",
                                            aws_retry=True)["Policy"])
-        if refused:
+        if failure:
             return finding("kms_key_policy", False, "cannot read the key policy of %s (%s)" % (
-                key["Arn"], refused.describe()), "Allow kms:GetKeyPolicy on the key to the "
+                key["Arn"], failure.describe()), "Allow kms:GetKeyPolicy on the key to the "
                 "production job's credentials.")
         try:
             statements = statements_of(json.loads(policy_text))
@@ -522,14 +529,14 @@ class Preflight:
     # Acceptance side ----------------------------------------------------------------------
 
     def read_parameter(self, name):
-        """(parameter or None when absent, Denied or None)."""
-        parameter, refused = attempt(self.module, "read SSM parameter %s" % name,
+        """(parameter or None when absent, ExpectedError or None)."""
+        parameter, failure = attempt(self.module, "read SSM parameter %s" % name,
                                      lambda: self.client("ssm").get_parameter(
                                          Name=name, aws_retry=True)["Parameter"],
                                      expected=("ParameterNotFound",))
-        if refused and refused.code == "ParameterNotFound":
+        if failure and failure.code == "ParameterNotFound":
             return None, None
-        return parameter, refused
+        return parameter, failure
 
     def check_parameter(self, check, option, what):
         problem = self.setting_problem(option, ssm_path_problem)
@@ -537,9 +544,9 @@ class Preflight:
             return finding(check, False, problem, "Set %s to the SSM parameter path of the %s."
                            % (self.name(option), what))
         name = self.params[option]
-        parameter, refused = self.read_parameter(name)
-        if refused:
-            return finding(check, False, "cannot read %s (%s)" % (name, refused.describe()),
+        parameter, failure = self.read_parameter(name)
+        if failure:
+            return finding(check, False, "cannot read %s (%s)" % (name, failure.describe()),
                            "Allow ssm:GetParameter on %s to the acceptance job's credentials."
                            % name)
         if parameter is None:
@@ -559,10 +566,10 @@ class Preflight:
                 return finding("secret_arn", False, "no secret: %s is not set, and %s" % (
                     self.name("secret_arn"), problem), set_it), None
             name = self.params["secret_arn_parameter"]
-            parameter, refused = self.read_parameter(name)
-            if refused:
+            parameter, failure = self.read_parameter(name)
+            if failure:
                 return finding("secret_arn", False, "cannot read %s (%s)" % (
-                    name, refused.describe()), "Allow ssm:GetParameter on %s to the acceptance "
+                    name, failure.describe()), "Allow ssm:GetParameter on %s to the acceptance "
                     "job's credentials." % name), None
             if parameter is None:
                 return finding("secret_arn", False, "%s does not exist" % name,
@@ -575,18 +582,18 @@ class Preflight:
         return finding("secret_arn", True, "the secret is %s (from %s)" % (arn, source)), arn
 
     def check_secret_value(self, arn):
-        secret, refused = attempt(self.module, "read secret %s" % arn,
+        secret, failure = attempt(self.module, "read secret %s" % arn,
                                   lambda: self.client("secretsmanager").get_secret_value(
                                       SecretId=arn, aws_retry=True),
                                   expected=("ResourceNotFoundException",
                                             "InvalidRequestException"))
-        if refused and refused.denied:
+        if failure and failure.denied:
             return finding("secret_value", False, "cannot read %s (%s)" % (
-                arn, refused.describe()), "Allow secretsmanager:GetSecretValue on %s (and "
+                arn, failure.describe()), "Allow secretsmanager:GetSecretValue on %s (and "
                 "kms:Decrypt on its key) to the acceptance job's credentials." % arn)
-        if refused:
+        if failure:
             return finding("secret_value", False, "%s cannot be read: %s" % (
-                arn, refused.describe()), "Provision acceptance's secret, or correct %s."
+                arn, failure.describe()), "Provision acceptance's secret, or correct %s."
                 % self.name("secret_arn_parameter" if not self.params["secret_arn"]
                             else "secret_arn"))
         try:
@@ -609,11 +616,11 @@ class Preflight:
             return finding("canonical_cluster", False, problem, "Set %s to the identifier "
                            "applications connect to." % self.name("canonical_identifier"))
         identifier = self.params["canonical_identifier"]
-        cluster, refused = attempt(self.module, "describe cluster %s" % identifier,
+        cluster, failure = attempt(self.module, "describe cluster %s" % identifier,
                                    lambda: describe_cluster(self.client("rds"), identifier))
-        if refused:
+        if failure:
             return finding("canonical_cluster", False, "cannot describe %s (%s)" % (
-                identifier, refused.describe()), "Allow rds:DescribeDBClusters to the "
+                identifier, failure.describe()), "Allow rds:DescribeDBClusters to the "
                 "acceptance job's credentials.")
         if cluster is None:
             return finding("canonical_cluster", False, "no cluster %s in account %s" % (
@@ -645,11 +652,11 @@ class Preflight:
                                self.name("source_cluster_identifier")))
         source_account = self.params["source_account_id"]
         source_cluster = self.params["source_cluster_identifier"]
-        listed, refused = attempt(self.module, "list shared cluster snapshots",
+        listed, failure = attempt(self.module, "list shared cluster snapshots",
                                   lambda: list_cluster_snapshots(self.client("rds"), "shared"))
-        if refused:
+        if failure:
             return finding("shared_snapshots", False, "cannot list shared snapshots (%s)"
-                           % refused.describe(), "Allow rds:DescribeDBClusterSnapshots to the "
+                           % failure.describe(), "Allow rds:DescribeDBClusterSnapshots to the "
                            "acceptance job's credentials.")
         ours = [snapshot for snapshot in listed
                 if owner_account_id(snapshot) == source_account

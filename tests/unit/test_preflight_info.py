@@ -328,7 +328,7 @@ def set_auth(emulator, free_calls):
         return json.loads(response.read())
 
 
-def test_access_denied_is_a_finding_naming_the_action(emulator, run_module, world):
+def test_access_denied_and_rejected_credentials_are_findings(emulator, run_module, world):
     iam = emulator.client("iam", "acceptance")
     user = unique("preflight-denied")
     iam.create_user(UserName=user)
@@ -340,11 +340,13 @@ def test_access_denied_is_a_finding_naming_the_action(emulator, run_module, worl
     key = iam.create_access_key(UserName=user)["AccessKey"]
     credentials = {"profile": None, "access_key": key["AccessKeyId"],
                    "secret_key": key["SecretAccessKey"]}
+    unknown = {**credentials, "access_key": "AKIA" + "X" * 16}
     set_auth(emulator, 0)
     try:
         result = run_module("preflight_info", acceptance_args(world, **credentials))
         with_arn = run_module("preflight_info", acceptance_args(
             world, secret_arn=world["secret"], **credentials))
+        rejected = run_module("preflight_info", acceptance_args(world, **unknown))
     finally:
         set_auth(emulator, "inf")
     # Enforcement is off again for the rest of the session: the unprivileged profile works.
@@ -358,6 +360,13 @@ def test_access_denied_is_a_finding_naming_the_action(emulator, run_module, worl
     secret = findings(with_arn)["secret_value"]
     assert not secret["ok"] and "secretsmanager:GetSecretValue" in secret["detail"]
     assert "Allow secretsmanager:GetSecretValue" in secret["fix"]
+
+    # Credentials AWS does not know: the account check says so and nothing else runs.
+    account = only_failure(rejected, "account")
+    assert list(findings(rejected)) == ["account"]
+    assert "cannot tell which account these credentials act in (InvalidClientTokenId" \
+        in account["detail"]
+    assert "valid credentials" in account["fix"]
 
 
 def test_the_secret_arn_must_resolve(emulator, run_module, world):
