@@ -199,6 +199,7 @@ options:
     type: float
     default: 10
 extends_documentation_fragment:
+  - dbops.aurora.fence
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -345,6 +346,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_SNAPSHOT_TAG
+from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
     available_snapshot,
     references,
@@ -396,6 +398,7 @@ class Restore:
         self.stage = "restoring"
         self.waiting_for = ""
         self.known_references = None  # the ways the snapshot can be named, once looked up
+        self.fence = Fence(module)
 
     def fail(self, msg, **extra):
         self.module.fail_json(msg=msg, actions=self.actions, stage=self.stage, **extra)
@@ -775,6 +778,7 @@ def advance(run):
 def poll(run):
     """One look (and the steps it allows); True when complete."""
     for dummy in range(MAX_PASSES):
+        run.fence.check()  # before anything changes, and a heartbeat at every poll
         observe(run)
         if run.cluster is not None:
             check_existing(run, run.cluster)
@@ -851,6 +855,7 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
         poll_interval=dict(type="float", default=10),
+        lock=FENCE_OPTION,
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[("master_user_password",

@@ -80,6 +80,7 @@ options:
     type: float
     default: 2.0
 extends_documentation_fragment:
+  - dbops.aurora.fence
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -184,6 +185,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.dbops.aurora.plugins.module_utils import ssm
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import RETIRED_AT_TAG
+from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_cluster
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import wait_until
@@ -230,6 +232,7 @@ class Swap:
         self.renames = []
         self.downtime = 0.0
         self.rolled_back = False
+        self.fence = Fence(module)
 
     def mapping(self):
         """Identifier -> resource id of the clusters as last seen."""
@@ -388,6 +391,7 @@ def wait_available(swap, identifier, resource_id):
     params = swap.module.params
 
     def check():
+        swap.fence.check()  # a heartbeat at every poll
         cluster = describe_cluster(swap.client, identifier)
         if cluster and cluster["DbClusterResourceId"] == resource_id \
                 and cluster["Status"] == "available":
@@ -404,6 +408,7 @@ def wait_available(swap, identifier, resource_id):
 
 def move(swap, old, new, resource_id):
     """Rename and wait for the rename to finish."""
+    swap.fence.check()
     rename_cluster(swap.client, old, new, resource_id)
     swap.renames.append({"from": old, "to": new})
     return wait_available(swap, new, resource_id)
@@ -430,6 +435,7 @@ def two_step(swap, outgoing, away, incoming, started=None, forward=True):
     if outgoing is not None:
         move(swap, swap.canonical, away, away_rid)
     incoming_rid = incoming["DbClusterResourceId"]
+    swap.fence.check()
     try:
         rename_cluster(swap.client, incoming["DBClusterIdentifier"], swap.canonical,
                        incoming_rid)
@@ -607,6 +613,7 @@ def main():
         rollback=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=1800),
         poll_interval=dict(type="float", default=2.0),
+        lock=FENCE_OPTION,
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[("retained_identifier", "refresh_id")])

@@ -10,7 +10,12 @@ version_added: 0.1.0
 short_description: Take or release the lock that keeps two refresh runs from overlapping
 description:
   - "The lock is an SSM Parameter Store parameter holding a JSON object with the keys
-    C(owner), C(started_at) and C(expires_at) (times in ISO 8601, UTC)."
+    C(owner), C(started_at), C(expires_at), C(token) and C(heartbeat_at) (times in ISO 8601,
+    UTC)."
+  - Every take writes a new C(token). The modules a refresh runs are given the lock (name,
+    owner, token) and check it before each change, recording a heartbeat (C(heartbeat_at)); see
+    the C(lock) option of M(dbops.aurora.cluster_restore), M(dbops.aurora.cluster_swap) and
+    M(dbops.aurora.snapshot).
   - C(state=present) takes the lock. When the parameter does not exist, it is created only if
     still absent (C(Overwrite=false)), so of two runs racing for a free lock exactly one wins.
   - A lock held by another owner fails the module, naming the holder and until when it holds.
@@ -18,8 +23,12 @@ description:
     checks the version SSM returns. If another run took it over at the same moment, their
     lock is put back and this run fails. The result says C(took_over_expired=true) and names
     the previous holder.
-  - Taking a lock you already hold and that has not expired changes nothing; the expiry is
-    not extended. Once it has expired, taking it again writes a fresh lock.
+  - Taking a lock you already hold and that has not expired resumes your run (a run that was
+    killed or cancelled, rerun with its owner). A killed run's module may still be running and
+    acting (ansible-core runs modules in their own session; an AWX cancel leaves them too), so
+    the resume is refused while the lock's last heartbeat is younger than O(stale_after)
+    seconds. Once it is older, the lock is taken with a new token, and any later step of the
+    old run is refused by the fence. Once it has expired, taking it again writes a fresh lock.
   - C(state=absent) releases the lock (deletes the parameter), only for its owner. A lock
     held by someone else is never released, even when it has expired; take it over instead.
   - In check mode nothing is written; the result says what would happen.
@@ -48,6 +57,13 @@ options:
       - Seconds the lock is held before others may take it over (1 to 604800, one week).
     type: int
     default: 14400
+  stale_after:
+    description:
+      - Seconds without a heartbeat after which the owner may resume a lock it holds (1 to
+        86400). Modules heartbeat at every poll of their waits (every 15 seconds by default in
+        the refresh), so the default leaves a wide margin.
+    type: int
+    default: 120
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -101,10 +117,23 @@ lock:
       description: When others may take it over (ISO 8601, UTC).
       type: str
       sample: "2024-05-01T08:00:00Z"
+    token:
+      description: Written anew by every take; the modules of the run check it (their C(lock) option).
+      type: str
+      sample: 6f1c0a3e9b2d4c8e
+    heartbeat_at:
+      description: The last sign of life of a module of the holding run (ISO 8601, UTC).
+      type: str
+      sample: "2024-05-01T04:12:30Z"
     version:
       description: SSM version of the lock parameter (null in check mode before it exists).
       type: int
       sample: 3
+resumed:
+  description: Whether the owner resumed a lock it held (a new token fences the old run).
+  returned: always
+  type: bool
+  sample: false
 took_over_expired:
   description: Whether an expired lock was taken over.
   returned: always
@@ -131,6 +160,7 @@ msg:
 
 import datetime
 import json
+import uuid
 
 try:
     import botocore
@@ -155,6 +185,9 @@ def check_arguments(module):
     if not 1 <= params["ttl"] <= MAX_TTL:
         module.fail_json(msg="Invalid input: ttl must be between 1 and %d seconds, got %d"
                              % (MAX_TTL, params["ttl"]))
+    if not 1 <= params["stale_after"] <= 86400:
+        module.fail_json(msg="Invalid input: stale_after must be between 1 and 86400 seconds, "
+                             "got %d" % params["stale_after"], invalid_fields=["stale_after"])
 
 
 def read_lock(module, parameter):
@@ -173,7 +206,9 @@ def read_lock(module, parameter):
                              "once you know no refresh is running"
                          % (parameter["Name"], parameter["Value"]))
     return {"owner": lock["owner"], "started_at": lock.get("started_at"),
-            "expires_at": lock["expires_at"], "version": parameter["Version"]}
+            "expires_at": lock["expires_at"], "token": lock.get("token"),
+            "heartbeat_at": lock.get("heartbeat_at") or lock.get("started_at"),
+            "version": parameter["Version"]}
 
 
 def expired(lock, now):
@@ -182,12 +217,19 @@ def expired(lock, now):
 
 def new_lock(owner, ttl, now):
     return {"owner": owner, "started_at": ssm.iso(now),
-            "expires_at": ssm.iso(now + datetime.timedelta(seconds=ttl)), "version": None}
+            "expires_at": ssm.iso(now + datetime.timedelta(seconds=ttl)),
+            "token": uuid.uuid4().hex[:16], "heartbeat_at": ssm.iso(now), "version": None}
 
 
 def lock_value(lock):
-    return json.dumps({k: lock[k] for k in ("owner", "started_at", "expires_at")},
-                      sort_keys=True)
+    return json.dumps({k: lock[k] for k in ("owner", "started_at", "expires_at", "token",
+                                            "heartbeat_at")}, sort_keys=True)
+
+
+def quiet_seconds(lock, now):
+    """Seconds since the holding run last showed life (a heartbeat, or taking the lock)."""
+    last = ssm.parse_iso(lock.get("heartbeat_at")) or ssm.parse_iso(lock.get("started_at"))
+    return (now - last).total_seconds() if last else float("inf")
 
 
 def held_message(lock, now):
@@ -205,18 +247,30 @@ def take(module, client, current, now):
     """state=present: returns the result fields, or fails naming the holder."""
     params = module.params
     name, owner = params["name"], params["owner"]
-    result = {"took_over_expired": False, "previous_holder": current}
-    if current and current["owner"] == owner and not expired(current, now):
-        return dict(result, changed=False, held=True, lock=current,
-                    msg="lock already held by %s until %s (expiry not extended)"
-                        % (owner, current["expires_at"]))
-    if current and not expired(current, now):
+    result = {"took_over_expired": False, "previous_holder": current, "resumed": False}
+    resuming = bool(current) and current["owner"] == owner and not expired(current, now)
+    if resuming:
+        quiet = quiet_seconds(current, now)
+        if quiet < params["stale_after"]:
+            module.fail_json(
+                msg="refresh lock %s is held by %s, and a module of that run showed life %d "
+                    "seconds ago: it may still be acting (a killed or cancelled run leaves its "
+                    "module running). Resume it once it has been quiet for stale_after=%d "
+                    "seconds, after %s." % (
+                        name, owner, quiet, params["stale_after"],
+                        ssm.iso(now + datetime.timedelta(seconds=params["stale_after"] - quiet))),
+                holder=current, held=False)
+    elif current and not expired(current, now):
         module.fail_json(msg="refresh lock %s is %s" % (name, held_message(current, now)),
                          holder=current, held=False)
     lock = new_lock(owner, params["ttl"], now)
-    result["took_over_expired"] = current is not None
+    result["took_over_expired"] = current is not None and not resuming
+    result["resumed"] = resuming
     verb = "would be taken" if module.check_mode else "taken"
-    if current:
+    if resuming:
+        verb += " again to resume the run (quiet for %d seconds; its old token %s is fenced)" % (
+            quiet_seconds(current, now), current.get("token"))
+    elif current:
         verb += " over from %s (expired %s)" % (current["owner"], current["expires_at"])
     if not module.check_mode:
         try:
@@ -256,6 +310,7 @@ def main():
         state=dict(type="str", default="present", choices=["present", "absent"]),
         owner=dict(type="str", required=True),
         ttl=dict(type="int", default=14400),
+        stale_after=dict(type="int", default=120),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     check_arguments(module)

@@ -89,6 +89,7 @@ options:
     type: int
     default: 1800
 extends_documentation_fragment:
+  - dbops.aurora.fence
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -187,6 +188,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     compare_aws_tags,
 )
 
+from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
     available_snapshot,
     describe_key,
@@ -222,6 +224,7 @@ class Run:
         self.kms = retrying_client(module, "kms")
         self.actions = []
         self.waited = 0.0
+        self.fence = Fence(module)
 
     def act(self, description, call=None, **params):
         """Record an action; perform it unless in check mode."""
@@ -384,6 +387,7 @@ def wait_available(run, snapshot):
     name = snapshot["DBClusterSnapshotIdentifier"]
 
     def available():
+        run.fence.check()  # a heartbeat at every poll
         current = describe_cluster_snapshot(run.rds, name)
         return current if current and current["Status"] == "available" else None
 
@@ -455,6 +459,7 @@ def ensure_present(run):
     desired = desired_shared_accounts(run, before["shared_accounts"])
     check_shareable(run, key_id, sorted(set(desired) - set(before["shared_accounts"])))
 
+    run.fence.check()
     if snapshot is None:
         snapshot = create_or_copy(run)
     else:
@@ -532,6 +537,7 @@ def main():
         wait_timeout=dict(type="int", default=1800),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        lock=FENCE_OPTION,
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,

@@ -2,6 +2,7 @@
 
 import datetime
 import importlib
+import json
 import uuid
 
 import psycopg2
@@ -400,3 +401,24 @@ def test_swapping_back_a_cluster_that_was_swapped_in_before(rds, run_module, nam
     assert resource_id(rds, names["canonical"]) == new
     assert resource_id(rds, names["canonical"] + "-undone-r2") == newer
     assert resource_id(rds, names["retained"]) == old
+
+
+def test_a_run_that_lost_the_lock_renames_nothing(rds, run_module, names, emulator):
+    """A killed run's module resumed by another run (new token) must not act beside it."""
+    old = make_cluster(rds, names["canonical"])
+    new = make_cluster(rds, names["candidate"], **{"dbops:refresh-id": "r1"})
+    lock_name = "/dbops-test/%s/lock" % names["canonical"]
+    taken = run_module("refresh_lock", {"name": lock_name, "owner": "run-a"})
+    assert not taken.failed, taken
+    stale = {"name": lock_name, "owner": "run-a", "token": "0123456789abcdef"}
+    fenced = run_module("cluster_swap", swap_args(names, lock=stale))
+    assert fenced.failed and fenced["fenced"] and "no longer held by this run" in fenced["msg"]
+    assert state(rds, names) == {"canonical": old, "candidate": new, "retained": None}
+
+    holder = {"name": lock_name, "owner": "run-a", "token": taken["lock"]["token"]}
+    swapped = run_module("cluster_swap", swap_args(names, lock=holder))
+    assert not swapped.failed, swapped
+    assert state(rds, names) == {"canonical": new, "candidate": None, "retained": old}
+    ssm = emulator.client("ssm", "acceptance")
+    heartbeat = json.loads(ssm.get_parameter(Name=lock_name)["Parameter"]["Value"])
+    assert heartbeat["token"] == holder["token"] and heartbeat["heartbeat_at"] >= heartbeat["started_at"]

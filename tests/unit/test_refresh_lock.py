@@ -59,10 +59,12 @@ def test_take_hold_and_release(run_module, ssm, lock_name):
     assert result["lock"] == lock
     assert result["diff"]["before"] == {} and result["diff"]["after"]["owner"] == "awx-job-7"
 
-    # Taking it again changes nothing and does not extend it.
+    assert len(lock["token"]) == 16 and lock["heartbeat_at"] == lock["started_at"]
+
+    # Taking it again at once is a resume while the run may still be acting: refused.
     again = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-7", "ttl": 9000})
-    assert not again.failed and not again.changed and again["held"]
-    assert stored(ssm, lock_name) == lock and "not extended" in again["msg"]
+    assert again.failed and not again["held"] and "may still be acting" in again["msg"]
+    assert stored(ssm, lock_name) == lock
 
     released = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-7",
                                            "state": "absent"})
@@ -206,12 +208,43 @@ def test_two_runs_racing_to_take_over_an_expired_lock(run_module, ssm, lock_name
 def test_throttling_is_retried(emulator, run_module, ssm, lock_name, settings):
     settings(throttle_rate=0.3, seed=3)
     emulator.control("calls?reset=1")
-    for state in ("present", "present", "absent"):
+    for state in ("present", "absent", "present", "absent"):
         result = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1",
                                              "state": state})
         assert not result.failed, result
     calls = emulator.control("calls")
     settings(throttle_rate=0)
     assert stored(ssm, lock_name) is None
-    # Without faults the three runs make 5 calls (get+put, get, get+delete); retries add more.
-    assert calls["total"] > 5, calls
+    # Without faults the four runs make 8 calls (get+put, get+delete twice); retries add more.
+    assert calls["total"] > 8, calls
+
+
+def test_resume_waits_for_the_orphans_heartbeat_then_fences_it(run_module, ssm, lock_name,
+                                                               emulator):
+    """A killed run's module goes on (and heartbeats); the resumed run may start only once it
+    is quiet, and then the old token is refused to whatever the old run still tries."""
+    from conftest import import_collection_plugin  # pylint: disable=import-outside-toplevel
+    fencing = import_collection_plugin("plugins.module_utils._lock")
+    retries = importlib.import_module("ansible_collections.amazon.aws.plugins.module_utils.retries")
+    ssm = retries.RetryingBotoClientWrapper(ssm, retries.AWSRetry.jittered_backoff())
+    taken = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-9", "ttl": 600})
+    old = {"name": lock_name, "owner": "awx-job-9", "token": taken["lock"]["token"]}
+    time.sleep(2.2)
+    fencing.heartbeat(ssm, old)  # the orphan still acts
+    early = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-9",
+                                        "stale_after": 2})
+    assert early.failed and "showed life" in early["msg"] and "may still be acting" in early["msg"]
+
+    time.sleep(2.2)  # the orphan stopped
+    resumed = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-9",
+                                          "stale_after": 2})
+    assert not resumed.failed and resumed.changed and resumed["resumed"], resumed
+    assert resumed["lock"]["token"] != old["token"] and "fenced" in resumed["msg"]
+    with pytest.raises(fencing.Fenced, match="no longer held by this run"):
+        fencing.heartbeat(ssm, old)
+    new = dict(old, token=resumed["lock"]["token"])
+    fencing.heartbeat(ssm, new)
+    assert stored(ssm.client, lock_name)["token"] == new["token"]
+
+    bad = run_module("refresh_lock", {"name": lock_name, "owner": "x", "stale_after": 0})
+    assert bad.failed and bad["invalid_fields"] == ["stale_after"]
