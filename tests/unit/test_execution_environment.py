@@ -103,6 +103,13 @@ def test_the_session_manager_plugin_is_installed_in_the_final_image(build):
     assert final.index(install) < final.index("USER 1000")
 
 
+def test_every_boto3_client_in_a_job_retries_throttling_and_5xx(build):
+    """Lookups run in the controller, out of module_defaults' reach: the image's environment
+    configures botocore for them (and for the modules) alike."""
+    final = stage(build.containerfile, "final")
+    assert "ENV AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=10" in final.splitlines()
+
+
 def test_this_collection_is_built_in(build):
     work, containerfile = build.work, build.containerfile
     galaxy = load_yaml("galaxy.yml")
