@@ -214,6 +214,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
+from ansible_collections.dbops.aurora.plugins.module_utils.validation import rds_identifier_problem
 
 ALWAYS_EXCLUDED = '"@/\\'
 MASK = "********"
@@ -221,6 +222,9 @@ DEFAULT_USERNAME = "dbadmin"
 _NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$")
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$")
+# A DNS name (a cluster endpoint) or an IPv4 address; no scheme, port or path.
+_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 FIELDS = (("engine", "engine"), ("host", "host"), ("port", "port"), ("dbname", "dbname"),
           ("db_cluster_identifier", "dbClusterIdentifier"))
 
@@ -240,15 +244,23 @@ def check_arguments(module):
         problems.append("recovery_window_days: must be 0 (delete at once) or 7 to 30")
     if params["port"] is not None and not 1 <= params["port"] <= 65535:
         problems.append("port: must be between 1 and 65535")
+    if params["host"] is not None and not _HOST.match(params["host"]):
+        problems.append("host: must be a host name or IPv4 address, without scheme, port or path")
+    cluster_problem = rds_identifier_problem(params["db_cluster_identifier"]) \
+        if params["db_cluster_identifier"] is not None else None
+    if cluster_problem:
+        problems.append("db_cluster_identifier: " + cluster_problem)
     if params["rotation_lambda_arn"]:
-        if not params["rotation_lambda_arn"].startswith("arn:"):
-            problems.append("rotation_lambda_arn: must be a Lambda function ARN")
+        if not _LAMBDA_ARN.match(params["rotation_lambda_arn"]):
+            problems.append("rotation_lambda_arn: must be a Lambda function ARN "
+                            "(arn:aws:lambda:REGION:ACCOUNT:function:NAME)")
         if params["rotation_days"] is None:
             problems.append("rotation_days: required with rotation_lambda_arn")
     if params["rotation_days"] is not None and not 1 <= params["rotation_days"] <= 1000:
         problems.append("rotation_days: must be between 1 and 1000")
     if problems:
-        module.fail_json(msg="Invalid arguments: " + "; ".join(problems))
+        module.fail_json(msg="Invalid arguments: " + "; ".join(problems),
+                         invalid_fields=sorted({p.split(":", 1)[0] for p in problems}))
 
 
 def describe(client, name):

@@ -174,6 +174,10 @@ def check_arguments(module):
     if params["max_age"] is not None and params["max_age"] < 0:
         module.fail_json(msg="Invalid input: max_age must be a number of hours, 0 or more",
                          invalid_fields=["max_age"])
+    major = params["engine_major_version"]
+    if major is not None and not (major.isdigit() and 0 < len(major) <= 3):
+        module.fail_json(msg="Invalid input: engine_major_version %r must be a major version "
+                             "number such as 16" % major, invalid_fields=["engine_major_version"])
     return compile_identifier_pattern(module)
 
 

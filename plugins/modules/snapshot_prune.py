@@ -188,6 +188,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils.validation import (
     check_inputs,
     compile_identifier_pattern,
     rds_identifier_problem,
+    snapshot_reference_problem,
     ssm_path_problem,
 )
 
@@ -199,6 +200,8 @@ def check_arguments(module):
     check_inputs(module, {
         "db_cluster_identifier": (rds_identifier_problem, params["db_cluster_identifier"]),
         "protected_parameters": (ssm_path_problem, params["protected_parameters"]),
+        # A typo here would protect nothing: every name or ARN must be one.
+        "protected_snapshots": (snapshot_reference_problem, params["protected_snapshots"]),
     })
     for field in ("keep_newest", "keep_days", "keep_shared_hours"):
         if params[field] is not None and params[field] < 0:

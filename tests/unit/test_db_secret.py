@@ -106,11 +106,17 @@ def test_refuses_a_value_that_is_not_json(emulator, run_module):
     ({"password_length": 200}, "password_length"),
     ({"rotation_lambda_arn": "arn:aws:lambda:eu-west-1:222222222222:function:rotate"},
      "rotation_days"),
+    # Each of these used to create the secret first and fail (or pass) afterwards.
+    ({"rotation_lambda_arn": "arn:aws:lambda:eu-west-1:function:rotate", "rotation_days": 30},
+     "rotation_lambda_arn"),
+    ({"host": "https://app.cluster-x.eu-west-1.rds.amazonaws.com:5432"}, "host"),
+    ({"host": "app..cluster"}, "host"),
+    ({"db_cluster_identifier": "app--acceptance"}, "db_cluster_identifier"),
 ])
 def test_bad_input_fails_before_any_call(emulator, run_module, args, field):
     name = secret_name()
     result = run_module("db_secret", dict({"name": name}, **args))
-    assert result.failed and field in result["msg"]
+    assert result.failed and field in result["msg"] and result["invalid_fields"] == [field]
     client = emulator.client("secretsmanager")
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.describe_secret(SecretId=name)

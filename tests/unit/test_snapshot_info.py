@@ -165,3 +165,8 @@ def test_bad_input(emulator, run_module, args, field):
     result = run_module("snapshot_info", args)
     assert result.failed and field in result["msg"], result
     assert emulator.control("calls")["total"] == 0
+
+
+def test_engine_major_version_must_be_a_number(emulator, run_module):
+    result = run_module("snapshot_info", {"snapshot_type": "manual", "engine_major_version": "abc"})
+    assert result.failed and result["invalid_fields"] == ["engine_major_version"]

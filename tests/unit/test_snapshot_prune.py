@@ -209,3 +209,11 @@ def test_keep_shared_hours_must_not_be_negative(emulator, run_module):
     result = run_module("snapshot_prune", {"db_cluster_identifier": "app-prod", "keep_newest": 1,
                                            "keep_shared_hours": -1})
     assert result.failed and result["invalid_fields"] == ["keep_shared_hours"]
+
+
+def test_a_malformed_protected_snapshot_is_refused(emulator, run_module):
+    """A typo in protected_snapshots would protect nothing: refused before any deletion."""
+    result = run_module("snapshot_prune", {
+        "db_cluster_identifier": "app-prod", "keep_newest": 1,
+        "protected_snapshots": ["arn:aws:rds:eu-west-1:11111111111:cluster-snapshot:app-prod-1"]})
+    assert result.failed and result["invalid_fields"] == ["protected_snapshots"]
