@@ -345,7 +345,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
 )
 
-from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_SNAPSHOT_TAG
+from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_SNAPSHOT_TAG, is_production
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
     available_snapshot,
@@ -543,8 +543,7 @@ def same_source(run, tagged):
 def check_existing(run, cluster):
     """An existing cluster is continued only when this module restored it from the snapshot."""
     tags = tags_of(cluster)
-    if any(key.lower() == "environment" and value.lower() == "production"
-           for key, value in tags.items()):
+    if is_production(tags):
         run.fail("cluster %s exists and is tagged environment=production: refusing to touch it"
                  % run.identifier)
     source = tags.get(SOURCE_SNAPSHOT_TAG)

@@ -185,6 +185,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.dbops.aurora.plugins.module_utils import ssm
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import RETIRED_AT_TAG
+from ansible_collections.dbops.aurora.plugins.module_utils.conventions import is_production as tagged_production
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_cluster
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
@@ -211,8 +212,7 @@ def tags_of(cluster):
 
 
 def is_production(cluster):
-    return any(key.lower() == "environment" and value.lower() == "production"
-               for key, value in tags_of(cluster).items())
+    return tagged_production(tags_of(cluster))
 
 
 class Swap:
