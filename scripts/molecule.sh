@@ -49,6 +49,13 @@ if [ "${#names[@]}" -eq 0 ]; then
     exit 0
 fi
 
+# ansible-lint installs a copy of this collection into ~/.ansible/collections, which molecule
+# searches before the checkout: a copy left from an older lint run would shadow today's code.
+home_copy="$HOME/.ansible/collections/ansible_collections/dbops/aurora"
+if [ -d "$home_copy" ] && [ ! -L "$home_copy" ]; then
+    rm -rf "$home_copy"
+fi
+
 mkdir -p "$log_dir"
 durations="$log_dir/durations"
 # Order: longest previous run first; then the known slow ones; then the rest by name.
