@@ -99,3 +99,26 @@ def test_calls_denied_by_iam_enforcement_are_logged(emulator, enforced):
     assert calls["accounts"] == {ACCEPTANCE: {"rds:DescribeDBClusters": 1,
                                               "ssm:DescribeParameters": 1}}
     assert calls["denied"] == {ACCEPTANCE: {"ssm:DescribeParameters": 1}}
+
+
+def test_s3_calls_are_logged_by_the_iam_action_aws_checks(emulator):
+    s3 = emulator.client("s3", "acceptance")
+    bucket = "test-emulator-calls-222222222222"
+    emulator.control("calls?reset=1")
+
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    s3.get_public_access_block(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dir/file.sql", Body=b"SELECT 1")
+    s3.list_object_versions(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="dir/file.sql")
+    s3.delete_bucket(Bucket=bucket)
+
+    assert emulator.control("calls")["accounts"] == {ACCEPTANCE: {
+        "s3:CreateBucket": 1, "s3:PutEncryptionConfiguration": 1, "s3:PutBucketPublicAccessBlock": 1,
+        "s3:GetBucketPublicAccessBlock": 1, "s3:PutObject": 1, "s3:ListBucketVersions": 1,
+        "s3:DeleteObject": 1, "s3:DeleteBucket": 1}}
