@@ -121,8 +121,8 @@ def allows(document, action, resource, aliases=(), via=None):
 
 def provisioning(documents, host):
     """Both provisioning files of a host, as the one credential holding them sees them."""
-    return {"Statement": documents[host + "/provisioning"]["Statement"]
-                         + documents[host + "/provisioning_bastion"]["Statement"]}
+    return {"Statement": (documents[host + "/provisioning"]["Statement"]
+                          + documents[host + "/provisioning_bastion"]["Statement"])}
 
 
 def actions(document):
@@ -165,8 +165,8 @@ def test_an_inventory_without_the_names_is_refused_naming_what_to_set(tmp_path):
         assert name in result.stdout, name
 
 
-def test_star_only_in_statements_marked_unscopable_and_only_for_unscopable_actions(local, production,
-                                                                                  acceptance):
+def test_star_only_in_statements_marked_unscopable_and_only_for_unscopable_actions(
+        local, production, acceptance):
     for name, document in all_documents(local, production, acceptance):
         assert document["Version"] == "2012-10-17"
         for statement in document["Statement"]:
