@@ -114,11 +114,15 @@ def test_s3_calls_are_logged_by_the_iam_action_aws_checks(emulator):
         "RestrictPublicBuckets": True})
     s3.get_public_access_block(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="dir/file.sql", Body=b"SELECT 1")
-    s3.list_object_versions(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dir/other.sql", Body=b"SELECT 2")
+    versions = s3.list_object_versions(Bucket=bucket)["Versions"]
     s3.delete_object(Bucket=bucket, Key="dir/file.sql")
+    # What emptying a bucket does (amazon.aws.s3_bucket force): DeleteObjects naming versions.
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions if v["Key"] == "dir/other.sql"]})
     s3.delete_bucket(Bucket=bucket)
 
     assert emulator.control("calls")["accounts"] == {ACCEPTANCE: {
         "s3:CreateBucket": 1, "s3:PutEncryptionConfiguration": 1, "s3:PutBucketPublicAccessBlock": 1,
-        "s3:GetBucketPublicAccessBlock": 1, "s3:PutObject": 1, "s3:ListBucketVersions": 1,
-        "s3:DeleteObject": 1, "s3:DeleteBucket": 1}}
+        "s3:GetBucketPublicAccessBlock": 1, "s3:PutObject": 2, "s3:ListBucketVersions": 1,
+        "s3:DeleteObject": 1, "s3:DeleteObjectVersion": 1, "s3:DeleteBucket": 1}}

@@ -126,7 +126,7 @@ _S3_DEFAULTS = {  # method: (on the service, on a bucket, on an object)
 }
 
 
-def _s3_action(method, path, query_string):
+def _s3_action(method, path, query_string, body=b""):
     """The IAM action of a path-style S3 request (an endpoint URL makes botocore use that style)."""
     parts = [part for part in path.split("/") if part]
     query = urllib.parse.parse_qs(query_string, keep_blank_values=True)
@@ -140,6 +140,8 @@ def _s3_action(method, path, query_string):
         return "DeleteObjectVersion" if method == "DELETE" else "GetObjectVersion"
     if level == 2 and "uploadId" in query and method == "DELETE":
         return "AbortMultipartUpload"
+    if level == 1 and method == "POST" and "delete" in query and b"<VersionId>" in body:
+        return "DeleteObjectVersion"  # DeleteObjects naming versions: AWS checks this per object
     action = _S3_DEFAULTS.get(method, (None, None, None))[level]
     return action or "%s %s" % (method, path)
 
@@ -147,7 +149,7 @@ def _s3_action(method, path, query_string):
 def _action(environ, body):
     if _credential_scope(environ)[1] == "s3":
         return _s3_action(environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", ""),
-                          environ.get("QUERY_STRING", ""))
+                          environ.get("QUERY_STRING", ""), body)
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.split(".")[-1]
