@@ -115,10 +115,13 @@ def test_an_expired_lock_is_taken_over(run_module, ssm, lock_name):
 
 
 def test_a_lock_expires_after_its_ttl(run_module, ssm, lock_name):
-    run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1", "ttl": 1})
+    # A few seconds: one module run on a loaded 2-core machine may take more than one.
+    taken_at = time.monotonic()
+    run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-1", "ttl": 6})
     blocked = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"})
+    assert time.monotonic() - taken_at < 6, "too slow to test the lock before it expires"
     assert blocked.failed and "held by awx-job-1" in blocked["msg"]
-    time.sleep(1.2)
+    time.sleep(max(0.0, 6.5 - (time.monotonic() - taken_at)))
     taken = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-2"})
     assert taken.changed and taken["took_over_expired"], taken
     assert stored(ssm, lock_name)["owner"] == "awx-job-2"
