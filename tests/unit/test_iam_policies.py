@@ -349,7 +349,7 @@ def test_provisioning_touches_only_its_environments_named_resources(production, 
         assert not allows(document, "ec2:CreateVpc", "arn:aws:ec2:eu-west-1:%s:vpc/vpc-0123" % account)
         bucket = "arn:aws:s3:::%s-ssm-transfer-%s" % (name, account)
         assert allows(document, "s3:PutBucketPolicy", bucket)
-        assert allows(document, "s3:DeleteObjectVersion", bucket + "/left/file.sql")
+        assert allows(document, "s3:DeleteObject", bucket + "/left/file.sql")
         assert not allows(document, "s3:PutBucketPolicy", "arn:aws:s3:::other")
         assert not allows(document, "s3:DeleteObject", bucket)  # objects only, not the bucket ARN
         assert allows(document, "ssm:PutParameter", ssm + "bastion/instance-id")
