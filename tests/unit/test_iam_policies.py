@@ -274,6 +274,7 @@ def test_the_refresh_copies_only_the_source_clusters_shared_snapshots(acceptance
     assert not allows(refresh, "rds:CopyDBClusterSnapshot", source + "other-20250101-0200")
     assert not allows(refresh, "rds:DeleteDBClusterSnapshot", source + "shop-live-20250101-0200")
     assert not allows(refresh, "rds:ModifyDBClusterSnapshotAttribute", source + "shop-live-20250101-0200")
+    assert not allows(refresh, "rds:DescribeDBClusterSnapshotAttributes", source + "shop-live-20250101-0200")
     assert allows(refresh, "rds:CopyDBClusterSnapshot", copies + "shop-acc-r1a2b3c4d")
     assert allows(refresh, "rds:DeleteDBClusterSnapshot", copies + "shop-acc-r1a2b3c4d")
     assert allows(refresh, "rds:RestoreDBClusterFromSnapshot", copies + "shop-acc-r1a2b3c4d")
