@@ -200,7 +200,6 @@ MARK_STARTED = "dbops:swap-started-at"
 MARKS = (MARK_CANONICAL, MARK_CANDIDATE, MARK_RETAINED, MARK_STARTED)
 PHASE = "dbops:phase"
 REFRESH_ID = "dbops:refresh-id"
-RETIRED_AT = RETIRED_AT_TAG
 
 
 class SwapFailed(Exception):
@@ -506,7 +505,7 @@ def converge_phases(swap, serving, previous):
             changed = True
             tags = {PHASE: phase}
             if phase == "previous":
-                tags[RETIRED_AT] = ssm.iso(ssm.utcnow())
+                tags[RETIRED_AT_TAG] = ssm.iso(ssm.utcnow())
             if not swap.module.check_mode:
                 add_tags(swap, cluster["DBClusterIdentifier"], tags)
     return changed
