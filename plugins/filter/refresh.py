@@ -82,7 +82,16 @@ def retired_first(clusters, canonical, kinds=None):
     return conventions.retired_first(clusters, canonical, infixes)
 
 
+def rollback_plan(clusters, canonical, fallback_id):
+    """What a rollback swaps (cluster_swap's candidate_identifier, retained_identifier and
+    rollback, plus resumes), or None when nothing is left to roll back to."""
+    if not canonical or not fallback_id:
+        raise AnsibleFilterError("rollback_plan needs the canonical identifier and a fallback id")
+    return conventions.rollback_plan(clusters, canonical, fallback_id)
+
+
 class FilterModule:
     def filters(self):
         return {"in_maintenance_window": in_maintenance_window, "refresh_id": refresh_id,
-                "candidate_name": candidate_name, "retired_first": retired_first}
+                "candidate_name": candidate_name, "retired_first": retired_first,
+                "rollback_plan": rollback_plan}

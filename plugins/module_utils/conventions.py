@@ -23,6 +23,14 @@ RETIRED_AT_TAG = "dbops:retired-at"
 PREVIOUS_INFIX = "-previous-"
 UNDONE_INFIX = "-undone-"
 
+# What a swap writes on its candidate before the first rename, so a rerun after a crash between
+# the two renames knows which swap was under way and where the serving cluster went.
+SWAP_CANONICAL_TAG = "dbops:swap-canonical"
+SWAP_CANDIDATE_TAG = "dbops:swap-candidate"
+SWAP_RETAINED_TAG = "dbops:swap-retained-as"
+SWAP_STARTED_TAG = "dbops:swap-started-at"
+SWAP_TAGS = (SWAP_CANONICAL_TAG, SWAP_CANDIDATE_TAG, SWAP_RETAINED_TAG, SWAP_STARTED_TAG)
+
 
 def refresh_id(snapshot):
     """A short, stable id for a refresh from its snapshot (ARN or name): r + 8 hex digits."""
@@ -58,6 +66,48 @@ def retired_first(clusters, canonical, infixes=(PREVIOUS_INFIX, UNDONE_INFIX)):
              if str(cluster.get("db_cluster_identifier", "")).lower().startswith(prefixes)
              and not is_production(cluster.get("tags"))]
     return sorted(found, key=retired, reverse=True)
+
+
+def interrupted_swap(clusters, canonical):
+    """The cluster a swap into ``canonical`` was bringing in when it stopped between its two
+    renames: nothing serves at ``canonical`` and the cluster still carries that swap's marks
+    under its own name.  None when no swap is half done.  ``clusters`` as rds_cluster_info."""
+    canonical = canonical.lower()
+    names = [str(cluster.get("db_cluster_identifier", "")).lower() for cluster in clusters or []]
+    if canonical in names:
+        return None
+    for cluster, name in zip(clusters or [], names):
+        tags = cluster.get("tags") or {}
+        if tags.get(SWAP_CANONICAL_TAG) == canonical and tags.get(SWAP_CANDIDATE_TAG) == name \
+                and not is_production(tags):
+            return cluster
+    return None
+
+
+def rollback_plan(clusters, canonical, fallback_id):
+    """What a rollback swaps, as the options of cluster_swap (plus ``resumes``): None when
+    nothing is left to roll back to.
+
+    - A rollback that stopped between its renames (the marked cluster is being put back and
+      the one it replaces went to -undone-): finish it.
+    - A refresh that stopped between its renames: undo it, the retained cluster goes back.
+    - Otherwise the cluster retired last comes back; the serving one is kept as
+      <canonical>-undone-<its refresh id, else ``fallback_id``>."""
+    halfway = interrupted_swap(clusters, canonical)
+    if halfway is not None:
+        retained = (halfway.get("tags") or {}).get(SWAP_RETAINED_TAG, "")
+        undoing_refresh = not retained.startswith(undone_prefix(canonical.lower()))
+        return {"candidate_identifier": halfway["db_cluster_identifier"],
+                "retained_identifier": None, "rollback": undoing_refresh, "resumes": True}
+    retired = retired_first(clusters, canonical)
+    if not retired:
+        return None
+    serving = [cluster for cluster in clusters or []
+               if str(cluster.get("db_cluster_identifier", "")).lower() == canonical.lower()]
+    serving_id = ((serving[0].get("tags") or {}).get(REFRESH_ID_TAG) if serving else None)
+    return {"candidate_identifier": retired[0]["db_cluster_identifier"],
+            "retained_identifier": undone_prefix(canonical.lower()) + (serving_id or fallback_id),
+            "rollback": False, "resumes": False}
 
 
 def is_production(tags):

@@ -52,7 +52,10 @@ options:
   retained_identifier:
     description:
       - The identifier the current canonical cluster is renamed to and kept under for rollback.
-      - Default C(<canonical_identifier>-previous-<refresh_id>).
+      - Default C(<canonical_identifier>-previous-<refresh_id>), or the first of
+        C(<canonical_identifier>-previous-<refresh_id>-2), C(-3), ... that no cluster holds
+        (restoring a snapshot again reuses its refresh id). A swap under way keeps the name it
+        started with.
       - Mutually exclusive with I(refresh_id).
     type: str
   refresh_id:
@@ -174,6 +177,7 @@ msg:
   sample: swapped app-acc-r20240501 in as app-acc; previous cluster kept as app-acc-previous-r20240501
 """
 
+import re
 import time
 
 try:
@@ -184,6 +188,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.dbops.aurora.plugins.module_utils import ssm
+from ansible_collections.dbops.aurora.plugins.module_utils import conventions
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import RETIRED_AT_TAG
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import is_production as tagged_production
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
@@ -193,13 +198,13 @@ from ansible_collections.dbops.aurora.plugins.module_utils.rds import wait_until
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import check_inputs
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import rds_identifier_problem
 
-MARK_CANONICAL = "dbops:swap-canonical"
-MARK_CANDIDATE = "dbops:swap-candidate"
-MARK_RETAINED = "dbops:swap-retained-as"
-MARK_STARTED = "dbops:swap-started-at"
-MARKS = (MARK_CANONICAL, MARK_CANDIDATE, MARK_RETAINED, MARK_STARTED)
-PHASE = "dbops:phase"
-REFRESH_ID = "dbops:refresh-id"
+MARK_CANONICAL = conventions.SWAP_CANONICAL_TAG
+MARK_CANDIDATE = conventions.SWAP_CANDIDATE_TAG
+MARK_RETAINED = conventions.SWAP_RETAINED_TAG
+MARK_STARTED = conventions.SWAP_STARTED_TAG
+MARKS = conventions.SWAP_TAGS
+PHASE = conventions.PHASE_TAG
+REFRESH_ID = conventions.REFRESH_ID_TAG
 
 
 class SwapFailed(Exception):
@@ -308,13 +313,18 @@ def retained_identifier(module, swap):
         marked = tags_of(swap.c).get(MARK_RETAINED)
     explicit = module.params["retained_identifier"] or module.params["refresh_id"]
     retained, source = derived_retained(module, swap)
-    if marked and explicit and marked != retained:
+    # A name the module chose as free (<retained>-N) belongs to the same swap.
+    same_swap = marked == retained or (source != "retained_identifier" and bool(marked)
+                                       and re.match(re.escape(retained) + r"-\d+$", marked))
+    if marked and explicit and not same_swap:
         module.fail_json(msg="Invalid input: a swap of %s into %s already retained (or is "
                              "retaining) the canonical cluster as %s (tag %s), but %s gives %s"
                              % (swap.candidate, swap.canonical, marked, MARK_RETAINED, source,
                                 retained))
     if marked:
         return marked
+    if source != "retained_identifier" and not module.params["rollback"]:
+        retained = first_free(swap, retained)
     problem = rds_identifier_problem(retained)
     if problem:
         module.fail_json(msg="Invalid input: retained identifier %r (from %s) %s; pass a "
@@ -324,6 +334,18 @@ def retained_identifier(module, swap):
         module.fail_json(msg="Invalid input: retained identifier %s must differ from the "
                              "canonical and candidate identifiers" % retained)
     return retained
+
+
+def first_free(swap, base):
+    """``base``, or ``base``-2, -3, ... when taken: restoring a snapshot again (a pin) reuses its
+    refresh id while an older cluster may still be kept under <canonical>-previous-<id>."""
+    for name in [base] + ["%s-%d" % (base, n) for n in range(2, 100)]:
+        if name in (swap.canonical, swap.candidate):
+            continue
+        if describe_cluster(swap.client, name) is None:
+            return name
+    swap.module.fail_json(msg="no free identifier for the retained cluster: %s and %s-2 to "
+                              "%s-99 are all taken" % (base, base, base))
 
 
 def guard_production(swap):

@@ -123,6 +123,23 @@ def test_retained_identifier_options(rds, run_module, names):
     assert describe(rds, third + "-keep") is not None
 
 
+def test_a_taken_retained_name_gives_the_next_free_one_kept_on_resume(rds, run_module, names):
+    """Restoring a snapshot again (a pin) reuses its refresh id while <canonical>-previous-<id>
+    still holds an older cluster: the swap takes -2, and a rerun keeps the name it chose."""
+    older = make_cluster(rds, names["retained"])
+    old = make_cluster(rds, names["canonical"])
+    new = make_cluster(rds, names["candidate"])
+    result = run_module("cluster_swap", swap_args(names, refresh_id="r1"))
+    assert not result.failed and result["action"] == "swapped", result
+    assert result["retained_identifier"] == names["retained"] + "-2"
+    assert resource_id(rds, names["retained"] + "-2") == old
+    assert resource_id(rds, names["retained"]) == older
+    assert resource_id(rds, names["canonical"]) == new
+    again = run_module("cluster_swap", swap_args(names, refresh_id="r1"))
+    assert not again.failed and not again.changed and again["action"] == "already_swapped", again
+    assert again["retained_identifier"] == names["retained"] + "-2"
+
+
 def test_check_mode_renames_nothing(rds, run_module, names):
     old = make_cluster(rds, names["canonical"])
     new = make_cluster(rds, names["candidate"])
@@ -325,9 +342,9 @@ def test_bad_input_fails_before_any_change(rds, run_module, names):
         result = run_module("cluster_swap", dict(swap_args(names), **extra))
         assert result.failed, (extra, result)
         assert message in result["msg"], (extra, result["msg"])
-    # The retained identifier is taken by a third cluster.
+    # The retained identifier the caller names is taken by a third cluster.
     taken = make_cluster(rds, names["retained"])
-    result = run_module("cluster_swap", swap_args(names))
+    result = run_module("cluster_swap", swap_args(names, retained_identifier=names["retained"]))
     assert result.failed and "already taken by another cluster" in result["msg"]
     assert state(rds, names) == {"canonical": old, "candidate": new, "retained": taken}
 
