@@ -89,3 +89,125 @@ def compile_identifier_pattern(module):
         return module.fail_json(msg="Invalid input: identifier_pattern %r is not a valid regular "
                                 "expression: %s" % (pattern, error),
                                 invalid_fields=["identifier_pattern"])
+
+
+# --- named rules, for the roles' input checks (filter dbops.aurora.input_problems) ----------
+
+_PATTERNS = {
+    # name: (pattern, what a valid value looks like)
+    "secret_arn": (r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$",
+                   "a Secrets Manager secret ARN"),
+    "rds_cluster_arn": (r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[a-z][a-z0-9-]{0,62}$",
+                        "an RDS cluster ARN (never a wildcard)"),
+    "lambda_arn": (r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+"
+                   r"(:[A-Za-z0-9_$-]+)?$", "a Lambda function ARN"),
+    "iam_principal_arn": (r"^arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[A-Za-z0-9+=,.@_/-]+)$",
+                          "an IAM role, user or account-root ARN (never a wildcard)"),
+    "kms_key": (r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+"
+                r"|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36})$", "a KMS key id, key ARN or alias"),
+    "subnet_id": (r"^subnet-[0-9a-f]{8,17}$", "a subnet id (subnet-...)"),
+    "security_group_id": (r"^sg-[0-9a-f]{8,17}$", "a security group id (sg-...)"),
+    "ami_id": (r"^ami-[0-9a-f]{8,17}$", "an AMI id (ami-...)"),
+    "instance_type": (r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", "an instance type such as t3.micro"),
+    "package": (r"^[A-Za-z0-9][A-Za-z0-9_.+:-]*$", "a package name"),
+    "bucket": (r"^(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+               "an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)"),
+    "pg_name": (r"^[a-z_][a-z0-9_]{0,62}$",
+                "a lower-case PostgreSQL name (letters, digits, '_', not starting with a digit, "
+                "at most 63)"),
+    "pg_user": (r"^[A-Za-z][A-Za-z0-9_]{0,62}$",
+                "a user name (a letter, then letters, digits or '_', at most 63)"),
+    "secret_name": (r"^[A-Za-z0-9/_+=.@-]{1,512}$", "1-512 of letters, digits and /_+=.@-"),
+    "iam_name": (r"^[A-Za-z0-9+=,.@_-]{1,56}$", "1-56 of letters, digits and +=,.@_-"),
+    "major_version": (r"^\d{1,3}$", "a major version such as 16"),
+    "weekly_window": (r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun)"
+                      r":\d{2}:\d{2}$", "a weekly UTC window such as sun:02:00-sun:06:00"),
+    "daily_window": (r"^\d{2}:\d{2}-\d{2}:\d{2}$", "a daily UTC window such as 02:00-03:00"),
+    "window": (r"^((mon|tue|wed|thu|fri|sat|sun):)?\d{2}:\d{2}-((mon|tue|wed|thu|fri|sat|sun):)?"
+               r"\d{2}:\d{2}$", "a UTC window such as sun:02:00-sun:06:00 or 02:00-06:00"),
+    "service_name": (r"^[a-z0-9.-]+$", "an AWS service name such as ssm"),
+    "non_empty": (r"^.+$", "not empty"),
+    "lowercase": (r"^[^A-Z]*$", "in lower case"),
+}
+
+_FUNCTIONS = {
+    "rds_identifier": rds_identifier_problem,
+    "snapshot": snapshot_reference_problem,
+    "account_id": account_id_problem,
+    "ssm_path": ssm_path_problem,
+}
+
+
+def _number_problem(value, kind, bounds):
+    """``kind`` int or number; ``bounds`` 'a..b', '>=a' or '>a'."""
+    try:
+        number = float(value) if kind == "number" else int(str(value))
+    except (TypeError, ValueError):
+        return "must be %s" % ("a number" if kind == "number" else "a whole number")
+    if bounds.startswith(">="):
+        low, high, strict = float(bounds[2:]), None, False
+    elif bounds.startswith(">"):
+        low, high, strict = float(bounds[1:]), None, True
+    else:
+        low, high = (float(part) for part in bounds.split(".."))
+        strict = False
+    if (number <= low if strict else number < low) or (high is not None and number > high):
+        return "must be %s" % ("more than %g" % low if strict else "at least %g" % low
+                               if high is None else "%g to %g" % (low, high))
+    return None
+
+
+def rule_problem(value, rule):
+    """Why ``value`` breaks ``rule``, or None.  Rules: a name above (rds_identifier, secret_arn,
+    ...), 'rds_identifier max N', 'int a..b', 'int >=a', 'number >a', 'one of a|b', 'half
+    steps' (a multiple of 0.5), with the prefixes 'optional ' (empty or none is fine) and
+    'each ' (a list whose items all follow the rule)."""
+    if rule.startswith("optional "):
+        if value is None or value == "" or value == []:
+            return None
+        rule = rule[len("optional "):]
+    if rule.startswith("each "):
+        if not isinstance(value, (list, tuple)):
+            return "must be a list"
+        for item in value:
+            problem = rule_problem(item, rule[len("each "):])
+            if problem:
+                return "item %r %s" % (item, problem)
+        return None
+    kind, dummy, argument = rule.partition(" ")
+    if kind in ("int", "number"):
+        return _number_problem(value, kind, argument)
+    if kind == "one":  # one of a|b|c
+        choices = argument[len("of "):].split("|")
+        return None if str(value) in choices else "must be one of %s" % ", ".join(choices)
+    if rule == "half steps":
+        try:
+            return None if float(value) * 2 == round(float(value) * 2) else \
+                "must be a multiple of 0.5"
+        except (TypeError, ValueError):
+            return "must be a number"
+    if kind == "rds_identifier" and argument.startswith("max "):
+        problem = rds_identifier_problem(value)
+        limit = int(argument[len("max "):])
+        if problem is None and len(value) > limit:
+            problem = "must be at most %d characters" % limit
+        return problem
+    if kind in _FUNCTIONS:
+        return _FUNCTIONS[kind](value)
+    if kind in _PATTERNS:
+        pattern, looks = _PATTERNS[kind]
+        if not isinstance(value, str) or not re.match(pattern, value):
+            return "must be %s" % looks
+        return None
+    raise ValueError("unknown input rule %r" % rule)
+
+
+def input_problems(checks):
+    """``checks``: [field, value, rule] triples; one 'field: got ...; it must be ...' line per
+    broken rule, in order, and nothing for the rules kept."""
+    problems = []
+    for field, value, rule in checks:
+        problem = rule_problem(value, rule)
+        if problem:
+            problems.append("%s: got %r; it %s" % (field, value, problem))
+    return problems
