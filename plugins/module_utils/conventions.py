@@ -110,6 +110,46 @@ def rollback_plan(clusters, canonical, fallback_id):
             "rollback": False, "resumes": False}
 
 
+# A candidate a failed or undone run left, kept for a rerun of the same snapshot to reuse.
+LEFT_BEHIND_PHASES = ("candidate", "swap-failed", "rolled-back")
+
+
+def is_candidate_name(identifier, canonical):
+    """<canonical>-r + 8 hex digits: the name a refresh gives its new cluster."""
+    prefix = canonical.lower() + "-r"
+    rest = str(identifier).lower()[len(prefix):]
+    return str(identifier).lower().startswith(prefix) and len(rest) == 8 \
+        and all(char in "0123456789abcdef" for char in rest)
+
+
+def retention_plan(clusters, canonical, keep_previous, refresh_id=None):
+    """(kept, expired): what retention keeps and deletes, each a list of (cluster, reason).
+
+    Kept: the ``keep_previous`` clusters put aside last (-previous-*, -undone-*, by
+    dbops:retired-at).  Expired: the older ones, and candidates that failed or undone runs left
+    (<canonical>-r<id> in a LEFT_BEHIND_PHASES phase) unless they belong to ``refresh_id``,
+    which a rerun reuses.  Never a cluster tagged production.  ``clusters`` as
+    rds_cluster_info returns them."""
+    kept, expired = [], []
+    for index, cluster in enumerate(retired_first(clusters, canonical)):
+        if index < keep_previous:
+            kept.append((cluster, "one of the %d put aside last" % keep_previous))
+        else:
+            expired.append((cluster, "put aside before the %d kept" % keep_previous))
+    for cluster in clusters or []:
+        tags = cluster.get("tags") or {}
+        if not is_candidate_name(cluster.get("db_cluster_identifier", ""), canonical) \
+                or is_production(tags):
+            continue
+        if tags.get(PHASE_TAG) in LEFT_BEHIND_PHASES:
+            if refresh_id and tags.get(REFRESH_ID_TAG) == refresh_id:
+                kept.append((cluster, "left by a run of this refresh, which a rerun reuses"))
+            else:
+                expired.append((cluster, "left by a %s run of another refresh"
+                                % tags.get(PHASE_TAG)))
+    return kept, expired
+
+
 def is_production(tags):
     """The production rule: never restore over, swap out or delete what is tagged so."""
     return any(str(key).lower() == "environment" and str(value).lower() == "production"

@@ -89,6 +89,7 @@ CASES = [
     ("refresh", "restore_current", {"refresh_secret_arn": "arn:aws:s3:::bucket"}, "refresh_secret_arn"),
     ("refresh", "restore_current", {"refresh_security_group_ids": ["default"]}, "refresh_security_group_ids"),
     ("refresh", "restore_current", {"refresh_ssm_outputs_prefix": "no-slash"}, "refresh_ssm_outputs_prefix"),
+    ("refresh", "restore_current", {"refresh_report_path": "/etc/hostname/report.json"}, "refresh_report_path"),
     ("refresh", "pin", {"refresh_pin_snapshot": "not a snapshot!"}, "refresh_pin_snapshot"),
     ("refresh", "rollback", {"refresh_canonical_identifier": "bad--id"}, "refresh_canonical_identifier"),
     ("refresh", "rollback", {"refresh_lock_stale_seconds": "soon"}, "refresh_lock_stale_seconds"),
