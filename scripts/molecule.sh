@@ -17,7 +17,7 @@ jobs_max="${MOLECULE_JOBS:-3}"
 log_dir="${MOLECULE_LOG_DIR:-$root/tests/output/molecule}"
 molecule="$root/.venv/bin/molecule"
 # Without history, start the scenarios known to be slow first.
-slow_first="refresh refresh_slow faults iam provision preflight network"
+slow_first="refresh refresh_slow faults crash iam awx provision preflight network"
 
 case "$jobs_max" in
     '' | *[!0-9]* | 0) echo "MOLECULE_JOBS must be a positive integer, not '$jobs_max'" >&2; exit 2 ;;
