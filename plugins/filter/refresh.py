@@ -90,8 +90,32 @@ def rollback_plan(clusters, canonical, fallback_id):
     return conventions.rollback_plan(clusters, canonical, fallback_id)
 
 
+def refresh_record(snapshot, created=None, phase=None, instance_prefix=None):
+    """The tags a refresh writes on its copy and its new cluster (its record of progress)."""
+    refresh_id(snapshot)  # the same error for an empty snapshot
+    return conventions.refresh_record(snapshot, created, phase, instance_prefix)
+
+
+def record_of(tags):
+    """What a refresh recorded in a resource's tags: refresh_id, source_snapshot,
+    source_created, phase, retired_at, instance_prefix (none where absent)."""
+    return conventions.record_of(tags)
+
+
+def candidate_pattern(canonical):
+    """The regular expression of <canonical>-<refresh id> names."""
+    return conventions.candidate_pattern(canonical)
+
+
+def previous_prefix(canonical):
+    """<canonical>-previous-: where a swap puts the cluster it replaces."""
+    return conventions.previous_prefix(canonical)
+
+
 class FilterModule:
     def filters(self):
         return {"in_maintenance_window": in_maintenance_window, "refresh_id": refresh_id,
                 "candidate_name": candidate_name, "retired_first": retired_first,
-                "rollback_plan": rollback_plan}
+                "rollback_plan": rollback_plan, "refresh_record": refresh_record,
+                "record_of": record_of, "candidate_pattern": candidate_pattern,
+                "previous_prefix": previous_prefix}

@@ -6,6 +6,7 @@ names it gives clusters, and the production rule.  Modules import them; roles re
 through the filters in plugins/filter/refresh.py."""
 
 import hashlib
+import re
 
 # Every tag the refresh owns starts with this prefix; provisioning keeps such tags as they are.
 REFRESH_TAG_PREFIX = "dbops:"
@@ -14,6 +15,8 @@ SOURCE_CREATED_TAG = "dbops:source-created"
 REFRESH_ID_TAG = "dbops:refresh-id"
 PHASE_TAG = "dbops:phase"
 CANONICAL_TAG = "dbops:canonical"
+# The prefix a refresh names its new cluster's instances with (free names, set once per run).
+INSTANCE_PREFIX_TAG = "dbops:instance-prefix"
 # When a cluster stopped serving (put aside by a swap): retention and rollback go by it, not
 # by creation time (a rollback puts an older cluster back to serve).
 RETIRED_AT_TAG = "dbops:retired-at"
@@ -40,6 +43,30 @@ def refresh_id(snapshot):
 def candidate_name(canonical, snapshot):
     """The new cluster a refresh of ``snapshot`` restores, and acceptance's copy of it."""
     return "%s-%s" % (canonical, refresh_id(snapshot))
+
+
+def refresh_record(snapshot, created=None, phase=None, instance_prefix=None):
+    """The tags a refresh writes on what it makes from ``snapshot`` (acceptance's copy, the new
+    cluster): its record of progress, read back by a rerun."""
+    tags = {REFRESH_ID_TAG: refresh_id(snapshot), SOURCE_SNAPSHOT_TAG: str(snapshot)}
+    for key, value in ((SOURCE_CREATED_TAG, created), (PHASE_TAG, phase),
+                       (INSTANCE_PREFIX_TAG, instance_prefix)):
+        if value:
+            tags[key] = str(value)
+    return tags
+
+
+def record_of(tags):
+    """What a refresh recorded in ``tags`` (none for what it did not write)."""
+    tags = tags or {}
+    return {"refresh_id": tags.get(REFRESH_ID_TAG), "source_snapshot": tags.get(SOURCE_SNAPSHOT_TAG),
+            "source_created": tags.get(SOURCE_CREATED_TAG), "phase": tags.get(PHASE_TAG),
+            "retired_at": tags.get(RETIRED_AT_TAG), "instance_prefix": tags.get(INSTANCE_PREFIX_TAG)}
+
+
+def candidate_pattern(canonical):
+    """A regular expression matching the names of a refresh's new clusters and snapshot copies."""
+    return "^%s-r[0-9a-f]{8}$" % re.escape(canonical.lower())
 
 
 def previous_prefix(canonical):

@@ -88,3 +88,28 @@ def test_nothing_to_roll_back_to_and_production_never_comes_back():
     production = marked("app-acc-r4", "2026-11-04T00:00:00Z", "app-acc", "app-acc-previous-r3",
                         environment="production")
     assert refresh.rollback_plan([production], "app-acc", "r1") is None
+
+
+def test_the_record_a_refresh_writes_reads_back():
+    arn = "arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:app-prod-1"
+    tags = refresh.refresh_record(arn, created="2026-12-01T02:00:00Z", phase="candidate",
+                                  instance_prefix="app-acc-r1-12010200")
+    assert tags == {"dbops:refresh-id": refresh.refresh_id(arn), "dbops:source-snapshot": arn,
+                    "dbops:source-created": "2026-12-01T02:00:00Z", "dbops:phase": "candidate",
+                    "dbops:instance-prefix": "app-acc-r1-12010200"}
+    assert set(refresh.refresh_record(arn)) == {"dbops:refresh-id", "dbops:source-snapshot"}
+    record = refresh.record_of(dict(tags, **{"dbops:retired-at": "2026-12-02T00:00:00Z"}))
+    assert record == {"refresh_id": refresh.refresh_id(arn), "source_snapshot": arn,
+                      "source_created": "2026-12-01T02:00:00Z", "phase": "candidate",
+                      "retired_at": "2026-12-02T00:00:00Z", "instance_prefix": "app-acc-r1-12010200"}
+    assert refresh.record_of(None)["refresh_id"] is None
+
+
+def test_names_and_patterns():
+    import re  # pylint: disable=import-outside-toplevel
+    pattern = refresh.candidate_pattern("App-Acc")
+    name = refresh.candidate_name("arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:x", "app-acc")
+    assert re.match(pattern, name)
+    assert not re.match(pattern, "app-acc-previous-r12345678")
+    assert not re.match(pattern, "app-acc-r1234567")
+    assert refresh.previous_prefix("app-acc") == "app-acc-previous-"
