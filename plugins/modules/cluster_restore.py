@@ -193,6 +193,15 @@ options:
       - Seconds to wait with O(wait=true) before failing.
     type: int
     default: 3600
+  return_after:
+    description:
+      - With O(wait=false), keep polling for up to this many seconds and return, without
+        failing, once complete or once they pass. A task calling the module in an C(until)
+        loop then prints a line of progress every O(return_after) seconds instead of at every
+        poll, and runs the module a few times instead of once per poll.
+      - V(0) looks once and returns.
+    type: int
+    default: 0
   poll_interval:
     description:
       - Seconds between two polls while waiting.
@@ -241,10 +250,13 @@ EXAMPLES = r"""
     instance_count: 2
     master_user_password: "{{ acceptance_master_password }}"
     wait: false
+    # A line of progress every five minutes, polling every 30 seconds in between.
+    return_after: 300
+    poll_interval: 30
   register: restore
   until: restore.complete
-  retries: 180
-  delay: 30
+  retries: 18
+  delay: 1
 """
 
 RETURN = r"""
@@ -491,6 +503,8 @@ def check_arguments(module):
         problems.append("tags must not set %s: the module sets it" % ", ".join(reserved))
     if params["wait_timeout"] < 0:
         problems.append("wait_timeout must not be negative")
+    if params["return_after"] < 0:
+        problems.append("return_after must not be negative")
     if not params["poll_interval"] > 0:
         problems.append("poll_interval must be more than 0 seconds")
     if problems:
@@ -853,6 +867,7 @@ def main():
         tags=dict(type="dict", aliases=["resource_tags"]),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
+        return_after=dict(type="int", default=0),
         poll_interval=dict(type="float", default=10),
         lock=FENCE_OPTION,
     )
@@ -875,6 +890,9 @@ def main():
                                                 module.params["wait_timeout"]),
                          waited_seconds=waited, polls=polls, password_reset=run.password_reset,
                          cluster=cluster_result(run.cluster), instances=instances_result(run))
+        elif module.params["return_after"] > 0:
+            complete, polls, waited = wait_until(lambda: poll(run), module.params["return_after"],
+                                                 delay=module.params["poll_interval"])
         else:
             complete = poll(run)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:

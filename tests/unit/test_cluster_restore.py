@@ -261,6 +261,26 @@ def test_wait_true_polls_through_every_stage(run_module, source, settings, targe
     assert result["polls"] >= 4
 
 
+def test_return_after_polls_inside_one_run_and_returns_without_failing(rds, run_module, source,
+                                                                      settings, target):
+    """The role's progress loop: each run polls for up to return_after seconds."""
+    settings(creating_seconds=6)
+    params = args(target, source["arn"], wait=False, return_after=1, poll_interval=0.2,
+                  master_user_password=ACC_PASSWORD)
+    runs = [run_module("cluster_restore", params)]
+    while not runs[-1]["complete"] and len(runs) < 40:
+        runs.append(run_module("cluster_restore", params))
+    assert not any(run.failed for run in runs), runs
+    assert runs[0]["complete"] is False and runs[-1]["complete"]
+    assert sum(run["password_reset"] for run in runs) == 1
+    # Each run that returned incomplete had kept polling for return_after (under load a single
+    # poll may take that long by itself), instead of returning after one look.
+    assert all(run["waited_seconds"] >= 1 for run in runs[:-1]), [
+        (run["stage"], run["polls"], run["waited_seconds"], run["actions"]) for run in runs]
+    assert count_rows(describe(rds, target), ACC_PASSWORD)[0] == ROWS
+    settings(creating_seconds=0)
+
+
 def test_wait_timeout_says_what_it_waited_for(rds, run_module, source, settings, target):
     settings(creating_seconds=30)
     result = run_module("cluster_restore", args(target, source["arn"], wait_timeout=3,
