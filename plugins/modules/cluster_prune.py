@@ -11,8 +11,8 @@ short_description: Keep the newest previous Aurora clusters of a refresh, delete
 description:
   - Lists the clusters put aside from I(canonical_identifier) by a refresh or a rollback
     (C(<canonical>-previous-*), C(<canonical>-undone-*)), keeps the I(keep_previous) that
-    stopped serving last (tag C(dbops:retired-at), not creation time: a rollback puts an older
-    cluster back) and deletes the others with their instances, without a final snapshot
+    stopped serving last (tag C(dbops:retired-at), not creation time, since a rollback puts an
+    older cluster back) and deletes the others with their instances, without a final snapshot
     (acceptance data is a copy).
   - Also deletes the new clusters that failed or undone runs left
     (C(<canonical>-r<8 hex digits>) tagged C(dbops:phase) C(candidate), C(swap-failed) or
