@@ -128,7 +128,9 @@ def main():
         "prompted": any(event.get("event") == "playbook_on_vars_prompt" for event in runner.events),
         "files_with_secrets": holders(private, args.forbid),
         "events_with_secrets": events_with_secrets,
-        "stdout_tail": runner.stdout.read()[-3000:] if runner.rc else "",
+        "stdout_tail": runner.stdout.read()[-3000:] if runner.rc or not artifacts else "",
+        "events": len(runner.events) and sorted({event.get("event", "") for event in runner.events}),
+        "stats_keys": sorted(stats[-1]["event_data"]) if stats else [],
     }))
 
 
