@@ -90,10 +90,10 @@ def rollback_plan(clusters, canonical, fallback_id):
     return conventions.rollback_plan(clusters, canonical, fallback_id)
 
 
-def refresh_record(snapshot, created=None, phase=None, instance_prefix=None):
+def refresh_record(snapshot, created=None, phase=None, instance_prefix=None, with_source=True):
     """The tags a refresh writes on its copy and its new cluster (its record of progress)."""
     refresh_id(snapshot)  # the same error for an empty snapshot
-    return conventions.refresh_record(snapshot, created, phase, instance_prefix)
+    return conventions.refresh_record(snapshot, created, phase, instance_prefix, with_source)
 
 
 def record_of(tags):

@@ -45,10 +45,13 @@ def candidate_name(canonical, snapshot):
     return "%s-%s" % (canonical, refresh_id(snapshot))
 
 
-def refresh_record(snapshot, created=None, phase=None, instance_prefix=None):
+def refresh_record(snapshot, created=None, phase=None, instance_prefix=None, with_source=True):
     """The tags a refresh writes on what it makes from ``snapshot`` (acceptance's copy, the new
-    cluster): its record of progress, read back by a rerun."""
-    tags = {REFRESH_ID_TAG: refresh_id(snapshot), SOURCE_SNAPSHOT_TAG: str(snapshot)}
+    cluster): its record of progress, read back by a rerun.  ``with_source=False`` leaves out
+    dbops:source-snapshot, which cluster_restore writes itself (the snapshot it restored)."""
+    tags = {REFRESH_ID_TAG: refresh_id(snapshot)}
+    if with_source:
+        tags[SOURCE_SNAPSHOT_TAG] = str(snapshot)
     for key, value in ((SOURCE_CREATED_TAG, created), (PHASE_TAG, phase),
                        (INSTANCE_PREFIX_TAG, instance_prefix)):
         if value:

@@ -98,6 +98,7 @@ def test_the_record_a_refresh_writes_reads_back():
                     "dbops:source-created": "2026-12-01T02:00:00Z", "dbops:phase": "candidate",
                     "dbops:instance-prefix": "app-acc-r1-12010200"}
     assert set(refresh.refresh_record(arn)) == {"dbops:refresh-id", "dbops:source-snapshot"}
+    assert set(refresh.refresh_record(arn, with_source=False)) == {"dbops:refresh-id"}
     record = refresh.record_of(dict(tags, **{"dbops:retired-at": "2026-12-02T00:00:00Z"}))
     assert record == {"refresh_id": refresh.refresh_id(arn), "source_snapshot": arn,
                       "source_created": "2026-12-01T02:00:00Z", "phase": "candidate",

@@ -113,23 +113,31 @@ def main():
                 "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         os.environ.pop(key, None)
 
+    # Events as AWX receives them: through the event handler, as they happen.
+    events = []
+
+    def keep(event):
+        events.append(event)
+        return True
+
     runner = ansible_runner.run(private_data_dir=private, playbook=os.path.join("playbooks", args.playbook),
-                                ident=str(args.job_id), quiet=True, timeout=args.timeout)
+                                ident=str(args.job_id), quiet=True, timeout=args.timeout,
+                                event_handler=keep)
     artifacts_dir = os.path.join(private, "artifacts", str(args.job_id))
-    stats = [event for event in runner.events if event.get("event") == "playbook_on_stats"]
+    stats = [event for event in events if event.get("event") == "playbook_on_stats"]
     artifacts = stats[-1]["event_data"].get("artifact_data", {}) if stats else {}
     report = os.path.join(artifacts_dir, "refresh-report.json")
-    events_with_secrets = [event.get("uuid") for event in runner.events
+    events_with_secrets = [event.get("uuid") for event in events
                            if any(secret and secret in json.dumps(event) for secret in args.forbid)]
     print(json.dumps({
         "status": runner.status, "rc": runner.rc, "artifacts": artifacts,
         "report": json.load(open(report, encoding="utf-8")) if os.path.exists(report) else None,
         "report_path": report if os.path.exists(report) else None,
-        "prompted": any(event.get("event") == "playbook_on_vars_prompt" for event in runner.events),
+        "prompted": any(event.get("event") == "playbook_on_vars_prompt" for event in events),
         "files_with_secrets": holders(private, args.forbid),
         "events_with_secrets": events_with_secrets,
         "stdout_tail": runner.stdout.read()[-3000:] if runner.rc or not artifacts else "",
-        "events": len(runner.events) and sorted({event.get("event", "") for event in runner.events}),
+        "events": len(events),
         "stats_keys": sorted(stats[-1]["event_data"]) if stats else [],
     }))
 
