@@ -245,6 +245,9 @@ def test_the_share_reads_only_its_keys_and_lets_only_rds_use_the_shareable_one(p
     assert allows(share, "kms:CreateGrant", key, aliases=["alias/shop-live"], via="rds.us-east-2.amazonaws.com")
     assert not allows(share, "kms:CreateGrant", key, aliases=["alias/shop-live"])
     assert not allows(share, "kms:CreateGrant", key, aliases=["alias/aws/rds"], via="rds.us-east-2.amazonaws.com")
+    # The preflight, run with this credential, reads the shareable key's policy, and only that.
+    assert allows(share, "kms:GetKeyPolicy", key, aliases=["alias/shop-live"])
+    assert not allows(share, "kms:GetKeyPolicy", key, aliases=["alias/other"])
 
 
 def test_the_refresh_replaces_clusters_but_never_deletes_the_canonical_one(acceptance):

@@ -97,6 +97,8 @@ def main():
     write(os.path.join(private, "env", "extravars"), json.dumps(extra))
     envvars = dict(credential(os.environ["AWS_SHARED_CREDENTIALS_FILE"], args.account),
                    AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"],
+                   # AWX's AWS credential injects no region: playbooks/awx_configure.yml puts
+                   # it in AWX_TASK_ENV, which AWX adds to every job's environment.
                    AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
                    # As the execution environment sets them (execution-environment.yml).
                    AWS_RETRY_MODE="standard", AWS_MAX_ATTEMPTS="10",
