@@ -1,5 +1,9 @@
 """Run one of the collection's playbooks the way an AWX job template runs it, with ansible-runner.
 
+    awx_job.py plan --config playbooks/vars/awx_controller.yml --workflow "dbops refresh acceptance"
+        prints the workflow's nodes in order, each its template's name, playbook and account
+        (the inventory it runs against), as the configuration AWX is given defines them;
+
     awx_job.py --repo DIR --work DIR --job-id N --playbook share_snapshot.yml \
         --account production --extra-vars '{"k": "v"}'
     (AWX_JOB_FORBID: strings, one per line, that no event or file of the job may hold)
@@ -25,6 +29,7 @@ import subprocess
 import sys
 
 import ansible_runner
+import yaml
 
 
 def credential(credentials_file, profile):
@@ -68,7 +73,36 @@ def holders(folder, forbidden):
     return sorted(found)
 
 
+def plan(argv):
+    """The workflow's job templates in the order its success edges run them."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--workflow", required=True)
+    args = parser.parse_args(argv)
+    with open(args.config, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    workflow = [item for item in config["controller_workflows"] if item["name"] == args.workflow][0]
+    nodes = {node["identifier"]: node for node in workflow["workflow_nodes"]}
+    followers = {node["identifier"]: [edge["identifier"] for edge in
+                                      node.get("related", {}).get("success_nodes", [])]
+                 for node in workflow["workflow_nodes"]}
+    roots = [name for name in nodes if not any(name in after for after in followers.values())]
+    templates = {template["name"]: template for template in config["controller_templates"]}
+    order, current = [], roots
+    while current:
+        if len(current) != 1:
+            raise SystemExit("expected a chain of nodes, found %s" % current)
+        template = templates[nodes[current[0]]["unified_job_template"]["name"]]
+        order.append({"template": template["name"],
+                      "playbook": os.path.basename(template["playbook"]),
+                      "account": template["inventory"]})
+        current = followers[current[0]]
+    print(json.dumps(order))
+
+
 def main():
+    if sys.argv[1:2] == ["plan"]:
+        return plan(sys.argv[2:])
     parser = argparse.ArgumentParser()
     parser.add_argument("--repo", required=True)
     parser.add_argument("--work", required=True)
