@@ -9,8 +9,8 @@
     (AWX_JOB_FORBID: strings, one per line, that no event or file of the job may hold)
 
 The private data directory is laid out as AWX lays it out for a job: the project (this
-repository), the inventory as AWX materialises it from the project's inventory source (JSON,
-variables untemplated), env/extravars (the template's extra vars, the workflow artifacts of the
+repository), the inventory as AWX materialises it from the project's inventory source (a
+script printing the JSON, variables untemplated), env/extravars (the template's extra vars, the workflow artifacts of the
 nodes before it, and awx_job_id / awx_job_template_name), env/envvars (the one AWS credential of
 the template as AWX's "Amazon Web Services" credential type injects it: an access key pair in
 the environment, no profile and no config file, so nothing can read the other account).
@@ -120,8 +120,11 @@ def main():
     private = os.path.join(args.work, "job-%d" % args.job_id)
     os.makedirs(private, exist_ok=False)
     os.symlink(os.path.abspath(args.repo), os.path.join(private, "project"))
-    write(os.path.join(private, "inventory", "hosts.json"),
-          json.dumps(materialised_inventory(args.repo, args.inventory)))
+    # AWX hands a job its inventory as an executable script that prints the JSON (so the
+    # project's ansible.cfg must leave the script inventory plugin enabled).
+    write(os.path.join(private, "inventory", "hosts"),
+          "#!%s\nimport json\nprint(json.dumps(%r))\n"
+          % (sys.executable, materialised_inventory(args.repo, args.inventory)), mode=0o700)
     extra = json.loads(args.extra_vars)
     extra.update({"awx_job_id": args.job_id, "awx_job_template_name": args.template,
                   "tower_job_id": args.job_id,
