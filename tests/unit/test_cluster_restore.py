@@ -261,8 +261,8 @@ def test_wait_true_polls_through_every_stage(run_module, source, settings, targe
     assert result["polls"] >= 4
 
 
-def test_return_after_polls_inside_one_run_and_returns_without_failing(rds, run_module, source,
-                                                                      settings, target):
+def test_return_after_polls_inside_one_run_and_returns_without_failing(
+        rds, run_module, source, settings, target):
     """The role's progress loop: each run polls for up to return_after seconds."""
     settings(creating_seconds=6)
     params = args(target, source["arn"], wait=False, return_after=1, poll_interval=0.2,
