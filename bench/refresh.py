@@ -11,7 +11,10 @@ logs when each turns `available` (/_emulator/available); the benchmark then prin
 after that moment each wait of the refresh noticed it.  Results also go to bench/results/.
 
     .venv/bin/python bench/refresh.py [--runs 3] [--creating-seconds 0] [--poll-interval S]
-                                      [--port 0] [--keep]
+                                      [--port 0] [--keep] [--baseline]
+
+With --baseline each run also refreshes once with bench/baseline_refresh.py (the same essential
+calls in plain boto3 and psycopg2) on a snapshot of its own, and prints both side by side.
 """
 
 import argparse
@@ -185,6 +188,26 @@ def task_results(events, action):
     return found
 
 
+AWS_ACTIONS = ("dbops.aurora.", "amazon.aws.", "community.aws.")
+
+
+def aws_module_runs(events):
+    """AWS module runs of a playbook run: one per task, per loop item, per until attempt."""
+    runs = 0
+    for event in events:
+        if event["_event"] not in ("v2_runner_on_ok", "v2_runner_on_failed"):
+            continue
+        result = next(iter(event["hosts"].values()))
+        if not str(result.get("action", "")).startswith(AWS_ACTIONS):
+            continue
+        if "results" in result:
+            runs += sum(item.get("attempts", 1) for item in result["results"]
+                        if not item.get("skipped"))
+        else:
+            runs += result.get("attempts", 1)
+    return runs
+
+
 def play_times(events):
     """Phase wall times from the play start events and the last event."""
     starts = [epoch(e["_timestamp"]) for e in events if e["_event"] == "v2_playbook_on_play_start"]
@@ -260,7 +283,7 @@ def calls_between(before, after):
             "calls": dict(sorted(diff.items(), key=lambda item: (-item[1], item[0])))}
 
 
-def one_run(index, env, url, logs, extra_vars):
+def one_run(index, env, url, logs, extra_vars, baseline=False):
     name = "app-prod-%s-%d" % (datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y%m%d-%H%M%S"), index)
     run = {"run": index, "snapshot": name}
@@ -280,6 +303,20 @@ def one_run(index, env, url, logs, extra_vars):
     entries = control(url, "available?reset=1")["resources"]
     with open(report_path, encoding="utf-8") as handle:
         report = json.load(handle)
+    run["aws_module_runs"] = aws_module_runs(events)
+    if baseline:
+        base_name = name + "-base"
+        control(url, "available?reset=1")
+        playbook(env, os.path.join(logs, "share-base-%d.jsonl" % index), "share_snapshot.yml",
+                 "snapshot_share_snapshot_identifier=" + base_name, jsonl=True)
+        control(url, "available?reset=1")
+        before_base = control(url, "calls")
+        base = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "bench", "baseline_refresh.py"), "--snapshot",
+             "arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:" + base_name],
+            env=env, capture_output=True, text=True, check=True)
+        run["baseline"] = dict(json.loads(base.stdout.strip().splitlines()[-1]),
+                               api_calls=calls_between(before_base, control(url, "calls")))
     run.update(status=report["status"], refresh_id=report["refresh_id"],
                new_cluster=report["new_cluster"], phases=play_times(events),
                steps=report["durations_seconds"], downtime_seconds=float(report["downtime_seconds"]),
@@ -309,6 +346,11 @@ def run_rows(run):
     if run["name_free_seconds"] is not None:  # logged only with --creating-seconds
         rows.append(("  of which no cluster at all at the name (emulator: rename to rename)",
                      run["name_free_seconds"]))
+    if "baseline" in run:
+        rows.append(("baseline: minimal boto3 refresh wall time (bench/baseline_refresh.py)",
+                     run["baseline"]["wall_seconds"]))
+        rows.append(("ratio: refresh_acceptance.yml / baseline",
+                     run["wall_seconds"] / run["baseline"]["wall_seconds"]))
     return rows
 
 
@@ -316,11 +358,15 @@ def print_run(run):
     print("\nrun %d: snapshot %s -> %s, %s" % (run["run"], run["snapshot"], run["new_cluster"],
                                                run["status"]))
     for label, value in run_rows(run):
-        print("  %-70s %8s s" % (label, fmt(value)))
+        print("  %-70s %8s %s" % (label, fmt(value), "x" if label.startswith("ratio") else "s"))
     calls = run["api_calls"]
     top = ", ".join("%s %d" % item for item in list(calls["calls"].items())[:TOP_CALLS])
     print("  %-70s %8d    (%s, ...)"
           % ("AWS API calls during refresh_acceptance.yml", calls["total"], top))
+    print("  %-70s %8d" % ("AWS module runs (tasks, loop items, until attempts)",
+                            run["aws_module_runs"]))
+    if "baseline" in run:
+        print("  %-70s %8d" % ("baseline: AWS API calls", run["baseline"]["api_calls"]["total"]))
     if run["deleted_clusters"]:
         print("  (retained step deleted %s)" % ", ".join(run["deleted_clusters"]))
     if run["detection"]:
@@ -339,6 +385,10 @@ def summarize(runs):
                 metrics.setdefault(label, []).append(value)
         metrics.setdefault("AWS API calls during refresh_acceptance.yml", []).append(
             run["api_calls"]["total"])
+        metrics.setdefault("AWS module runs", []).append(run["aws_module_runs"])
+        if "baseline" in run:
+            metrics.setdefault("baseline: AWS API calls", []).append(
+                run["baseline"]["api_calls"]["total"])
         for item in run["detection"]:
             metrics.setdefault("lag " + item["wait"], []).append(item["lag_seconds"])
     return {label: {"min": min(values), "median": statistics.median(values), "max": max(values)}
@@ -367,6 +417,9 @@ def parse_args():
     parser.add_argument("--poll-interval", type=float, default=None,
                         help="-e refresh_poll_interval=S (default: the inventory's)")
     parser.add_argument("--port", type=int, default=0, help="emulator port (default 0: a free one)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="after each refresh, share another snapshot and refresh with the "
+                             "minimal boto3 script (bench/baseline_refresh.py), side by side")
     parser.add_argument("--keep", action="store_true",
                         help="leave the emulator up and the logs in place at the end")
     options = parser.parse_args()
@@ -405,7 +458,7 @@ def benchmark(options, work, result):
     extra = [] if options.poll_interval is None else [
         "refresh_poll_interval=%s" % options.poll_interval]
     for index in range(1, options.runs + 1):
-        run = one_run(index, env, url, logs, extra)
+        run = one_run(index, env, url, logs, extra, baseline=options.baseline)
         result["runs"].append(run)
         print_run(run)
 
