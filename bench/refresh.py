@@ -363,8 +363,8 @@ def print_run(run):
     top = ", ".join("%s %d" % item for item in list(calls["calls"].items())[:TOP_CALLS])
     print("  %-70s %8d    (%s, ...)"
           % ("AWS API calls during refresh_acceptance.yml", calls["total"], top))
-    print("  %-70s %8d" % ("AWS module runs (tasks, loop items, until attempts)",
-                            run["aws_module_runs"]))
+    print("  %-70s %8d"
+          % ("AWS module runs (tasks, loop items, until attempts)", run["aws_module_runs"]))
     if "baseline" in run:
         print("  %-70s %8d" % ("baseline: AWS API calls", run["baseline"]["api_calls"]["total"]))
     if run["deleted_clusters"]:
