@@ -97,6 +97,9 @@ _PATTERNS = {
     # name: (pattern, what a valid value looks like)
     "secret_arn": (r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$",
                    "a Secrets Manager secret ARN"),
+    # A secret by ARN or by name (Secrets Manager takes either).
+    "secret_ref": (r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
+                   r"|[A-Za-z0-9/_+=.@-]{1,512})$", "a Secrets Manager secret ARN or name"),
     "rds_cluster_arn": (r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[a-z][a-z0-9-]{0,62}$",
                         "an RDS cluster ARN (never a wildcard)"),
     "lambda_arn": (r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+"

@@ -15,6 +15,8 @@ inputs = import_collection_plugin("plugins.filter.inputs")
     ("sun:02:00-sun:06:00", "window"), ("02:00-06:00", "window"), ("present", "one of present|absent"),
     ("alias/app", "kms_key"), ("arn:aws:kms:eu-west-1:222222222222:key/abc-def", "kms_key"),
     ("rds:app-prod-2026-12-01-02-00", "snapshot"),
+    ("app/acceptance/db-credentials", "secret_ref"),
+    ("arn:aws:secretsmanager:eu-west-1:222222222222:secret:app/acc-AbCdEf", "secret_ref"),
 ])
 def test_good_values_pass(value, rule):
     assert inputs.input_problems([["field", value, rule]]) == []
@@ -34,6 +36,8 @@ def test_good_values_pass(value, rule):
     ("gone", "one of present|absent", "one of present, absent"),
     ("*", "iam_principal_arn", "never a wildcard"),
     ("a..b", "bucket", "S3 bucket"),
+    ("not a secret!", "secret_ref", "ARN or name"),
+    ("app/acceptance/db-credentials", "secret_arn", "secret ARN"),
 ])
 def test_bad_values_name_the_field_and_the_rule(value, rule, says):
     problems = inputs.input_problems([["the_field", value, rule], ["other", "app", "rds_identifier"]])

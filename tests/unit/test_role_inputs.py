@@ -58,7 +58,7 @@ CASES = [
     ("cluster", "main", {"cluster_identifier": "1bad--name"}, "cluster_identifier"),
     ("cluster", "main", {"cluster_instance_count": "many"}, "cluster_instance_count"),
     ("cluster", "main", {"cluster_min_acu": 8, "cluster_max_acu": 2}, "cluster_max_acu"),
-    ("cluster", "main", {"cluster_master_secret_arn": "nope"}, "cluster_master_secret_arn"),
+    ("cluster", "main", {"cluster_master_secret_arn": "not a secret!"}, "cluster_master_secret_arn"),
     # Well formed but absent: read before anything is created.
     ("cluster", "main", {"cluster_master_secret_arn": SECRET}, "Failed to find secret"),
     ("cluster", "main", {"cluster_min_acu": 0, "cluster_seconds_until_auto_pause": 10},
@@ -69,7 +69,7 @@ CASES = [
     ("secret", "main", {"secret_rotation_lambda_arn": "arn:bad"}, "secret_rotation_lambda_arn"),
     ("secret", "main", {"secret_cluster_identifier": "bad--id"}, "secret_cluster_identifier"),
     ("secret", "main", {"secret_arn_parameter": "no/leading/slash"}, "secret_arn_parameter"),
-    ("schema", "main", {"schema_secret_arn": "nope"}, "schema_secret_arn"),
+    ("schema", "main", {"schema_secret_arn": "not a secret!"}, "schema_secret_arn"),
     ("schema", "main", {"schema_port": 70000}, "schema_port"),
     ("schema", "main", {"schema_state": "gone"}, "schema_state"),
     ("schema", "main", {"schema_database": "App-DB"}, "schema_database"),
