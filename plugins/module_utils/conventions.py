@@ -35,6 +35,10 @@ SWAP_STARTED_TAG = "dbops:swap-started-at"
 SWAP_TAGS = (SWAP_CANONICAL_TAG, SWAP_CANDIDATE_TAG, SWAP_RETAINED_TAG, SWAP_STARTED_TAG)
 
 
+# What refresh_id returns: the suffix of every name a refresh gives.
+REFRESH_ID_PATTERN = "r[0-9a-f]{8}"
+
+
 def refresh_id(snapshot):
     """A short, stable id for a refresh from its snapshot (ARN or name): r + 8 hex digits."""
     return "r" + hashlib.sha256(str(snapshot).encode("utf-8")).hexdigest()[:8]
@@ -67,9 +71,14 @@ def record_of(tags):
             "retired_at": tags.get(RETIRED_AT_TAG), "instance_prefix": tags.get(INSTANCE_PREFIX_TAG)}
 
 
+def is_refresh_id(value):
+    """r + 8 hex digits, as refresh_id makes them."""
+    return bool(re.match("^%s$" % REFRESH_ID_PATTERN, str(value)))
+
+
 def candidate_pattern(canonical):
     """A regular expression matching the names of a refresh's new clusters and snapshot copies."""
-    return "^%s-r[0-9a-f]{8}$" % re.escape(canonical.lower())
+    return "^%s-%s$" % (re.escape(canonical.lower()), REFRESH_ID_PATTERN)
 
 
 def previous_prefix(canonical):
@@ -145,11 +154,8 @@ LEFT_BEHIND_PHASES = ("candidate", "swap-failed", "rolled-back")
 
 
 def is_candidate_name(identifier, canonical):
-    """<canonical>-r + 8 hex digits: the name a refresh gives its new cluster."""
-    prefix = canonical.lower() + "-r"
-    rest = str(identifier).lower()[len(prefix):]
-    return str(identifier).lower().startswith(prefix) and len(rest) == 8 \
-        and all(char in "0123456789abcdef" for char in rest)
+    """<canonical>-<refresh id>: the name a refresh gives its new cluster."""
+    return bool(re.match(candidate_pattern(canonical), str(identifier).lower()))
 
 
 def retention_plan(clusters, canonical, keep_previous, refresh_id=None):

@@ -119,7 +119,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils.validation import rds
 
 
 def refresh_id_problem(value):
-    if not conventions.is_candidate_name("x-" + str(value), "x"):
+    if not conventions.is_refresh_id(value):
         return "must be r followed by 8 hexadecimal digits, as the refresh names its clusters"
     return None
 
