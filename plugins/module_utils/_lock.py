@@ -45,11 +45,23 @@ def value_of(lock):
                       sort_keys=True)
 
 
+def recent_heartbeat(lock, now):
+    """True when the lock's heartbeat is younger than a quarter of the stale_after it was taken
+    with: a resume still sees this run alive, so writing again would only cost a call."""
+    stale_after = lock.get("stale_after")
+    last = ssm.parse_iso(lock.get("heartbeat_at"))
+    if not isinstance(stale_after, (int, float)) or last is None:
+        return False
+    return 0 <= (now - last).total_seconds() < stale_after / 4.0
+
+
 def heartbeat(client, fence, attempts=3):
     """Check ``fence`` ({name, owner, token}) still holds the lock and record a heartbeat.
 
-    Raises Fenced when the lock is gone or held by another owner or token.  A concurrent write
-    (another heartbeat of the same run) is read again, at most ``attempts`` times."""
+    Raises Fenced when the lock is gone or held by another owner or token.  The check (a read)
+    happens every time; the heartbeat (a write) only when the last one is older than a quarter
+    of the lock's stale_after.  A concurrent write (another heartbeat of the same run) is read
+    again, at most ``attempts`` times."""
     for dummy in range(attempts):
         lock = parse(ssm.get_parameter(client, fence["name"]))
         if lock is None or lock.get("owner") != fence["owner"] \
@@ -60,7 +72,10 @@ def heartbeat(client, fence, attempts=3):
                          "held by %s. Another run resumed or took it over; this one stops "
                          "without changing anything." % (fence["name"], fence["owner"],
                                                          fence["token"], holder))
-        lock["heartbeat_at"] = ssm.iso(ssm.utcnow())
+        now = ssm.utcnow()
+        if recent_heartbeat(lock, now):
+            return
+        lock["heartbeat_at"] = ssm.iso(now)
         try:
             ssm.write_parameter(client, fence["name"], value_of(lock), lock["version"])
             return

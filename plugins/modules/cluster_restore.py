@@ -156,6 +156,10 @@ options:
       - Prefix of the instance names. Default O(db_cluster_identifier).
       - Instances keep their names when their cluster is renamed, so a cluster restored again
         under a name used before (a snapshot restored a second time) needs another prefix.
+      - Before it creates the first instance, the module records the prefix on the cluster (tag
+        C(dbops:instance-prefix)). For a cluster that records one, the recorded prefix wins
+        over this option, so a run resumed after a crash finds the instances it created,
+        whatever prefix it was given.
     type: str
   master_user_password:
     description:
@@ -179,7 +183,8 @@ options:
       - Tags of the restored cluster and of its instances, applied when they are created.
         Tags of an existing cluster are not changed.
       - The module adds C(dbops:source-snapshot) (O(snapshot) as given), which is its record of
-        where the cluster came from; that key and C(dbops:credentials) cannot be set here.
+        where the cluster came from, and C(dbops:instance-prefix); these keys,
+        C(dbops:credentials) and C(dbops:settings) cannot be set here.
     type: dict
     aliases: [resource_tags]
   wait:
@@ -357,6 +362,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
 )
 
+from ansible_collections.dbops.aurora.plugins.module_utils.conventions import INSTANCE_PREFIX_TAG
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_SNAPSHOT_TAG, is_production
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
@@ -383,7 +389,7 @@ CREDENTIALS_RESET = "reset"
 # The settings the restore API does not take (maintenance window, Data API), applied once.
 SETTINGS_TAG = "dbops:settings"
 SETTINGS_APPLIED = "applied"
-RESERVED_TAGS = (SOURCE_SNAPSHOT_TAG, CREDENTIALS_TAG, SETTINGS_TAG)
+RESERVED_TAGS = (SOURCE_SNAPSHOT_TAG, INSTANCE_PREFIX_TAG, CREDENTIALS_TAG, SETTINGS_TAG)
 SECRET_ARN_PREFIX = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 MAX_INSTANCES = 15
 # States a cluster or instance does not leave by itself: waiting would only time out.
@@ -426,8 +432,14 @@ class Restore:
             return self.module.fail_json_aws(error, msg="Failed to " + description,
                                              actions=self.actions, stage=self.stage)
 
+    def instance_prefix(self):
+        """The prefix the cluster records (it names the instances a run already created), or
+        the one asked for."""
+        recorded = snapshot_tags(self.cluster or {}).get(INSTANCE_PREFIX_TAG)
+        return (recorded or self.params["instance_identifier_prefix"] or self.identifier).lower()
+
     def instance_names(self):
-        prefix = (self.params["instance_identifier_prefix"] or self.identifier).lower()
+        prefix = self.instance_prefix()
         return ["%s-%d" % (prefix, n)
                 for n in range(1, self.params["instance_count"] + 1)]
 
@@ -705,8 +717,19 @@ def check_instance_names_free(run, missing):
                      "choose another instance_identifier_prefix" % (name, owner, run.identifier))
 
 
+def record_instance_prefix(run):
+    """Tag the cluster with the prefix before its first instance is created, so a rerun after
+    a crash names the instances alike whatever prefix it is given."""
+    if snapshot_tags(run.cluster).get(INSTANCE_PREFIX_TAG):
+        return
+    run.act("record instance prefix %s" % run.instance_prefix(), run.rds.add_tags_to_resource,
+            ResourceName=run.cluster["DBClusterArn"],
+            Tags=[{"Key": INSTANCE_PREFIX_TAG, "Value": run.instance_prefix()}])
+
+
 def create_instances(run, missing):
     check_instance_names_free(run, missing)
+    record_instance_prefix(run)
     params = run.params
     tags = dict(params["tags"] or {})
     tags[SOURCE_SNAPSHOT_TAG] = params["snapshot"]

@@ -25,6 +25,8 @@ description:
     C(serverless_v2_scaling) may give only some of its keys.
   - Tags the refresh keeps its record in (C(dbops:*)) are not settings and are left out of
     RV(settings.tags).
+  - It also says which account the credentials act in (RV(account_id)), so a refresh checks
+    the account, reads its target and takes its lock in two module runs, not three.
   - Read-only.
 author:
   - dbops.aurora contributors (@dbops)
@@ -53,7 +55,8 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - "IAM actions: rds:DescribeDBClusters, rds:DescribeDBInstances."
+  - "IAM actions: rds:DescribeDBClusters, rds:DescribeDBInstances (sts:GetCallerIdentity needs
+    no permission)."
 """
 
 EXAMPLES = r"""
@@ -77,6 +80,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+account_id:
+  description: The account the module's credentials act in (STS GetCallerIdentity).
+  returned: always
+  type: str
+  sample: "222222222222"
 source:
   description: The cluster the settings were read from, or null when none was found.
   returned: always
@@ -167,6 +175,11 @@ settings:
     copy_tags_to_snapshot: true
     tags: {environment: acceptance, project: app, managed-by: dbops.aurora, stage: acceptance}
 """
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -292,9 +305,10 @@ def main():
     check_arguments(module)
     rds = retrying_client(module, "rds")
     try:
+        account_id = retrying_client(module, "sts").get_caller_identity(aws_retry=True)["Account"]
         canonical, source = source_cluster(rds, module.params)
         read = cluster_settings(rds, source) if source is not None else None
-    except Exception as error:  # pylint: disable=broad-exception-caught
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg="Failed to read the settings of %s"
                              % module.params["db_cluster_identifier"])
     settings, origins = merge(read, module.params["overrides"])
@@ -304,7 +318,7 @@ def main():
         canonical_result.pop("tag_list", None)
         canonical_result["tags"] = snapshot_tags(canonical)
     module.exit_json(
-        changed=False, settings=settings, origins=origins, canonical=canonical_result,
+        changed=False, account_id=account_id, settings=settings, origins=origins, canonical=canonical_result,
         source=source["DBClusterIdentifier"] if source else None,
         production_tagged=any(is_production(snapshot_tags(cluster))
                               for cluster in (canonical, source) if cluster))

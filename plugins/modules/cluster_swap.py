@@ -165,6 +165,15 @@ downtime_seconds:
   returned: always
   type: float
   sample: 12.4
+serving:
+  description:
+    - The cluster at the canonical identifier after the run as RDS describes it (snake_case
+      keys, tags as a dict), so the caller can publish its endpoint without describing it
+      again; null when none is there. In check mode, the cluster serving now.
+  returned: always
+  type: dict
+  sample: {"db_cluster_identifier": "app-acc", "endpoint": "app-acc.cluster-abc.eu-west-1.rds.amazonaws.com",
+           "port": 5432, "tags": {"environment": "acceptance"}}
 rolled_back:
   description: Whether the first rename was renamed back after the second failed.
   returned: always
@@ -194,6 +203,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils.conventions import is
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_cluster
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import snake
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import wait_until
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import check_inputs
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import rds_identifier_problem
@@ -616,13 +626,26 @@ MESSAGES = {
 }
 
 
-def final_mapping(swap):
-    found = {}
+def final_state(swap):
+    """(identifier -> resource id after the run, the cluster now serving or None)."""
+    found, serving = {}, None
     for identifier in (swap.canonical, swap.candidate, swap.retained):
         cluster = describe_cluster(swap.client, identifier)
         if cluster:
             found[identifier] = cluster["DbClusterResourceId"]
-    return found
+            if identifier == swap.canonical:
+                serving = cluster
+    return found, serving
+
+
+def described(cluster):
+    """A DescribeDBClusters entry as the result gives it: snake_case, tags as a dict."""
+    if cluster is None:
+        return None
+    result = snake(cluster)
+    result.pop("tag_list", None)
+    result["tags"] = tags_of(cluster)
+    return result
 
 
 def main():
@@ -646,14 +669,17 @@ def main():
         guard_production(swap)
         action = decide(swap, module.params["rollback"])
         changed = run(swap, action)
-        after = predicted_after(swap, swap.renames) if module.check_mode \
-            else final_mapping(swap)
+        if module.check_mode:
+            after, serving = predicted_after(swap, swap.renames), swap.c
+        else:
+            after, serving = final_state(swap)
     except SwapFailed as error:
         swap.fail(str(error))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg="RDS call failed during the swap",
                              **(swap.result() if swap else {}))
     result = dict(swap.result(), changed=changed, action=action, after=after,
+                  serving=described(serving),
                   msg=MESSAGES[action].format(canonical=swap.canonical,
                                               candidate=swap.candidate,
                                               retained=swap.retained))

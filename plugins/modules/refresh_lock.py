@@ -10,8 +10,8 @@ version_added: 0.1.0
 short_description: Take or release the lock that keeps two refresh runs from overlapping
 description:
   - "The lock is an SSM Parameter Store parameter holding a JSON object with the keys
-    C(owner), C(started_at), C(expires_at), C(token) and C(heartbeat_at) (times in ISO 8601,
-    UTC)."
+    C(owner), C(started_at), C(expires_at), C(token), C(heartbeat_at) (times in ISO 8601,
+    UTC) and C(stale_after)."
   - Every take writes a new C(token). The modules a refresh runs are given the lock (name,
     owner, token) and check it before each change, recording a heartbeat (C(heartbeat_at)); see
     the C(lock) option of M(dbops.aurora.cluster_restore), M(dbops.aurora.cluster_swap) and
@@ -125,6 +125,13 @@ lock:
       description: The last sign of life of a module of the holding run (ISO 8601, UTC).
       type: str
       sample: "2024-05-01T04:12:30Z"
+    stale_after:
+      description:
+        - The O(stale_after) the lock was taken with. The modules of the run write a heartbeat
+          at most every quarter of it (they check the lock before every change all the same),
+          and a resume waits for at least this much quiet.
+      type: int
+      sample: 120
     version:
       description: SSM version of the lock parameter (null in check mode before it exists).
       type: int
@@ -208,6 +215,7 @@ def read_lock(module, parameter):
     return {"owner": lock["owner"], "started_at": lock.get("started_at"),
             "expires_at": lock["expires_at"], "token": lock.get("token"),
             "heartbeat_at": lock.get("heartbeat_at") or lock.get("started_at"),
+            "stale_after": lock.get("stale_after") if isinstance(lock.get("stale_after"), int) else None,
             "version": parameter["Version"]}
 
 
@@ -215,15 +223,19 @@ def expired(lock, now):
     return ssm.parse_iso(lock["expires_at"]) <= now
 
 
-def new_lock(owner, ttl, now):
+def new_lock(owner, ttl, now, stale_after):
+    # stale_after travels in the lock: the fenced modules heartbeat at most every quarter of it
+    # (plugins/module_utils/_lock.py), which is still four signs of life per stale_after.
     return {"owner": owner, "started_at": ssm.iso(now),
             "expires_at": ssm.iso(now + datetime.timedelta(seconds=ttl)),
-            "token": uuid.uuid4().hex[:16], "heartbeat_at": ssm.iso(now), "version": None}
+            "token": uuid.uuid4().hex[:16], "heartbeat_at": ssm.iso(now),
+            "stale_after": stale_after, "version": None}
 
 
 def lock_value(lock):
     return json.dumps({k: lock[k] for k in ("owner", "started_at", "expires_at", "token",
-                                            "heartbeat_at")}, sort_keys=True)
+                                            "heartbeat_at", "stale_after") if k in lock},
+                      sort_keys=True)
 
 
 def quiet_seconds(lock, now):
@@ -251,19 +263,22 @@ def take(module, client, current, now):
     resuming = bool(current) and current["owner"] == owner and not expired(current, now)
     if resuming:
         quiet = quiet_seconds(current, now)
-        if quiet < params["stale_after"]:
+        # The run heartbeats every quarter of the stale_after it took the lock with: a resume
+        # asking for less quiet than that would mistake a throttled heartbeat for death.
+        needed = max(params["stale_after"], current.get("stale_after") or 0)
+        if quiet < needed:
             module.fail_json(
                 msg="refresh lock %s is held by %s, and a module of that run showed life %d "
                     "seconds ago: it may still be acting (a killed or cancelled run leaves its "
                     "module running). Resume it once it has been quiet for stale_after=%d "
                     "seconds, after %s." % (
-                        name, owner, quiet, params["stale_after"],
-                        ssm.iso(now + datetime.timedelta(seconds=params["stale_after"] - quiet))),
+                        name, owner, quiet, needed,
+                        ssm.iso(now + datetime.timedelta(seconds=needed - quiet))),
                 holder=current, held=False)
     elif current and not expired(current, now):
         module.fail_json(msg="refresh lock %s is %s" % (name, held_message(current, now)),
                          holder=current, held=False)
-    lock = new_lock(owner, params["ttl"], now)
+    lock = new_lock(owner, params["ttl"], now, params["stale_after"])
     result["took_over_expired"] = current is not None and not resuming
     result["resumed"] = resuming
     verb = "would be taken" if module.check_mode else "taken"

@@ -474,6 +474,13 @@ def test_a_name_used_before_needs_another_instance_prefix(rds, run_module, sourc
                                                    instance_identifier_prefix=target + "-b"))
         assert not again.failed, again
         assert instances_of(rds, target) == [(target + "-b-1", "available")]
+        # The prefix is recorded on the cluster: a rerun given another prefix (a resumed
+        # refresh names them after its own start time) keeps the instances it has.
+        assert tags_of(rds, describe(rds, target)["DBClusterArn"])["dbops:instance-prefix"] == target + "-b"
+        resumed = run_module("cluster_restore", args(target, source["arn"],
+                                                     instance_identifier_prefix=target + "-c"))
+        assert not resumed.failed and not resumed.changed, resumed
+        assert instances_of(rds, target) == [(target + "-b-1", "available")]
     finally:
         for instance, dummy in instances_of(rds, retired):
             rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)

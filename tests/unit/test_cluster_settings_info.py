@@ -39,6 +39,8 @@ def test_reads_every_setting_of_the_serving_cluster(emulator, run_module):
     assert settings["tags"] == {"environment": "acceptance", "project": "app"}
     assert result["origins"]["instance_count"] == "cluster"
     assert result["production_tagged"] is False and not result.changed
+    # The caller's account, so the refresh refuses the source account without another module.
+    assert result["account_id"] == "222222222222"
 
 
 def test_overrides_win_and_unset_values_do_not(emulator, run_module):

@@ -77,6 +77,11 @@ def test_swap_renames_both_and_is_idempotent(rds, run_module, names):
     assert result["renames"] == [{"from": names["canonical"], "to": names["retained"]},
                                  {"from": names["candidate"], "to": names["canonical"]}]
     assert result["downtime_seconds"] > 0 and result["rolled_back"] is False
+    # What the refresh publishes: the cluster serving now, described after the renames.
+    assert result["serving"]["db_cluster_identifier"] == names["canonical"]
+    assert result["serving"]["db_cluster_resource_id"] == new
+    assert result["serving"]["endpoint"] and result["serving"]["port"]
+    assert result["serving"]["tags"]["dbops:phase"] == "serving"
     serving = tags(rds, names["canonical"])
     assert serving["dbops:phase"] == "serving"
     assert serving["dbops:swap-candidate"] == names["candidate"]
@@ -150,6 +155,7 @@ def test_check_mode_renames_nothing(rds, run_module, names):
     assert result["after"] == {names["canonical"]: new, names["retained"]: old}
     assert state(rds, names) == {"canonical": old, "candidate": new, "retained": None}
     assert tags(rds, names["candidate"]) == before_tags
+    assert result["serving"]["db_cluster_resource_id"] == old  # nothing renamed yet
 
 
 def test_first_deployment_only_renames_the_candidate(rds, run_module, names):
@@ -224,6 +230,7 @@ def test_rollback_of_a_completed_swap(rds, run_module, names):
                                  {"from": names["retained"], "to": names["canonical"]}]
     assert state(rds, names) == {"canonical": old, "candidate": new, "retained": None}
     assert result["downtime_seconds"] > 0
+    assert result["serving"]["db_cluster_resource_id"] == old
     assert tags(rds, names["candidate"])["dbops:phase"] == "rolled-back"
     again = run_module("cluster_swap", swap_args(names, rollback=True))
     assert not again.changed and again["action"] == "nothing_to_roll_back"

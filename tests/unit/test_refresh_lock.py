@@ -230,7 +230,8 @@ def test_resume_waits_for_the_orphans_heartbeat_then_fences_it(run_module, ssm, 
     fencing = import_collection_plugin("plugins.module_utils._lock")
     retries = importlib.import_module("ansible_collections.amazon.aws.plugins.module_utils.retries")
     ssm = retries.RetryingBotoClientWrapper(ssm, retries.AWSRetry.jittered_backoff())
-    taken = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-9", "ttl": 600})
+    taken = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-9", "ttl": 600,
+                                        "stale_after": 2})
     old = {"name": lock_name, "owner": "awx-job-9", "token": taken["lock"]["token"]}
     time.sleep(2.2)
     fencing.heartbeat(ssm, old)  # the orphan still acts
@@ -251,3 +252,34 @@ def test_resume_waits_for_the_orphans_heartbeat_then_fences_it(run_module, ssm, 
 
     bad = run_module("refresh_lock", {"name": lock_name, "owner": "x", "stale_after": 0})
     assert bad.failed and bad["invalid_fields"] == ["stale_after"]
+
+
+def test_heartbeats_are_written_at_most_every_quarter_of_stale_after(run_module, ssm, lock_name):
+    """Every fenced change reads the lock; the heartbeat write is skipped while the last one is
+    younger than stale_after / 4, and a resume still waits for the stale_after the lock was
+    taken with, so the skipped writes never pass for death."""
+    from conftest import import_collection_plugin  # pylint: disable=import-outside-toplevel
+    fencing = import_collection_plugin("plugins.module_utils._lock")
+    retries = importlib.import_module("ansible_collections.amazon.aws.plugins.module_utils.retries")
+    client = retries.RetryingBotoClientWrapper(ssm, retries.AWSRetry.jittered_backoff())
+    taken = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-11",
+                                        "stale_after": 120})
+    assert taken["lock"]["stale_after"] == 120 and stored(ssm, lock_name)["stale_after"] == 120
+    fence = {"name": lock_name, "owner": "awx-job-11", "token": taken["lock"]["token"]}
+    version = stored(ssm, lock_name)["version"]
+    for dummy in range(3):
+        fencing.heartbeat(client, fence)
+    assert stored(ssm, lock_name)["version"] == version  # three checks, no write
+    with pytest.raises(fencing.Fenced, match="no longer held by this run"):
+        fencing.heartbeat(client, dict(fence, token="0" * 16))  # the read still fences
+
+    early = run_module("refresh_lock", {"name": lock_name, "owner": "awx-job-11",
+                                        "stale_after": 1})
+    assert early.failed and "quiet for stale_after=120 seconds" in early["msg"], early
+
+    short = run_module("refresh_lock", {"name": lock_name + "-short", "owner": "awx-job-12",
+                                        "stale_after": 2})
+    fence = {"name": lock_name + "-short", "owner": "awx-job-12", "token": short["lock"]["token"]}
+    time.sleep(1.1)  # more than 2 / 4 seconds: this heartbeat is written
+    fencing.heartbeat(client, fence)
+    assert stored(ssm, lock_name + "-short")["version"] == 2

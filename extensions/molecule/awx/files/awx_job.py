@@ -23,6 +23,7 @@ files or events that held a forbidden string (a secret).
 
 import argparse
 import configparser
+import glob
 import json
 import os
 import subprocess
@@ -165,7 +166,9 @@ def main():
     artifacts_dir = os.path.join(private, "artifacts", str(args.job_id))
     stats = [event for event in events if event.get("event") == "playbook_on_stats"]
     artifacts = stats[-1]["event_data"].get("artifact_data", {}) if stats else {}
-    report = os.path.join(artifacts_dir, "refresh-report.json")
+    # One report per environment (host): refresh-report-<host>.json.
+    reports = sorted(glob.glob(os.path.join(artifacts_dir, "refresh-report-*.json")))
+    report = reports[0] if reports else os.path.join(artifacts_dir, "refresh-report-none.json")
     events_with_secrets = [event.get("uuid") for event in events
                            if any(secret and secret in json.dumps(event) for secret in args.forbid)]
     print(json.dumps({
