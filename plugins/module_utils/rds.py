@@ -6,13 +6,9 @@ paginated listings and waits that report how long they took."""
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 # Throttling as SSM and KMS spell it, plus RDS's transient state errors worth a retry.
@@ -26,15 +22,12 @@ def retrying_client(module, service):
 
 
 def paginate(client, operation, result_key, **params):
-    """Every item of a paginated listing; each page is retried on its own."""
-    paginator = client.get_paginator(operation)
-
-    @AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=20,
-                               catch_extra_error_codes=RETRY_CODES)
-    def _pages():
-        return paginator.paginate(**params).build_full_result()
-
-    return _pages().get(result_key, [])
+    """Every item of a paginated listing (amazon.aws's paginated query, retried as a whole on
+    throttling with this collection's backoff)."""
+    backoff = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=20,
+                                        catch_extra_error_codes=RETRY_CODES)
+    result = paginated_query_with_retries(client, operation, retry_decorator=backoff, **params)
+    return result.get(result_key, [])
 
 
 def describe_cluster(client, identifier):
@@ -95,12 +88,6 @@ def wait_until(check, timeout, delay=2.0, sleep=time.sleep):
 def snake(resource):
     """A boto3 response dict with snake_case keys (tags kept as given)."""
     return camel_dict_to_snake_dict(resource or {}, ignore_list=["Tags", "TagList"])
-
-
-def is_client_error(error, *codes):
-    """True when ``error`` is a botocore ClientError with one of ``codes``."""
-    return (isinstance(error, botocore.exceptions.ClientError)
-            and error.response.get("Error", {}).get("Code") in codes)
 
 
 def describe_all(client, operation, result_key, page_size=100, **params):

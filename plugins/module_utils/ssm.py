@@ -16,6 +16,8 @@ except ImportError:
     pass  # AnsibleAWSModule reports the missing dependency
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import paginate
 
@@ -83,12 +85,12 @@ def parameter_tags(client, name):
     """The parameter's tags as a dict ({} when it has none)."""
     tags = client.list_tags_for_resource(ResourceType="Parameter", ResourceId=name,
                                          aws_retry=True).get("TagList", [])
-    return {tag["Key"]: tag["Value"] for tag in tags}
+    return boto3_tag_list_to_ansible_dict(tags)
 
 
 def add_tags(client, name, tags):
     client.add_tags_to_resource(ResourceType="Parameter", ResourceId=name, aws_retry=True,
-                                Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+                                Tags=ansible_dict_to_boto3_tag_list(tags))
 
 
 def remove_tags(client, name, keys):
@@ -121,7 +123,7 @@ def write_parameter(client, name, value, read_version, tags=None, description=No
         params["Description"] = description
     if read_version is None:
         if tags:
-            params["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+            params["Tags"] = ansible_dict_to_boto3_tag_list(tags)
         try:
             return client.put_parameter(Overwrite=False, **params)["Version"]
         except is_boto3_error_code("ParameterAlreadyExists"):

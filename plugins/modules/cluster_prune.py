@@ -111,7 +111,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils import conventions
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_cluster
-from ansible_collections.dbops.aurora.plugins.module_utils.rds import is_client_error
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import wait_until
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import check_inputs
@@ -146,10 +146,8 @@ def delete(client, fence, cluster, unprotected):
         try:
             client.delete_db_instance(DBInstanceIdentifier=member["DBInstanceIdentifier"],
                                       SkipFinalSnapshot=True, aws_retry=True)
-        except botocore.exceptions.ClientError as error:
-            # Already going (a rerun) or gone.
-            if not is_client_error(error, "DBInstanceNotFound", "InvalidDBInstanceState"):
-                raise
+        except is_boto3_error_code(["DBInstanceNotFound", "InvalidDBInstanceState"]):
+            pass  # already going (a rerun) or gone
 
 
 def delete_cluster_when_empty(client, fence, identifier):
@@ -165,9 +163,8 @@ def delete_cluster_when_empty(client, fence, identifier):
     try:
         client.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True,
                                  aws_retry=True)
-    except botocore.exceptions.ClientError as error:
-        if not is_client_error(error, "DBClusterNotFoundFault", "InvalidDBClusterStateFault"):
-            raise
+    except is_boto3_error_code(["DBClusterNotFoundFault", "InvalidDBClusterStateFault"]):
+        pass  # already going (a rerun) or gone
     return True
 
 

@@ -357,6 +357,7 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports the missing dependency
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
@@ -707,10 +708,8 @@ def check_instance_names_free(run, missing):
         try:
             found = run.rds.describe_db_instances(DBInstanceIdentifier=name,
                                                   aws_retry=True)["DBInstances"]
-        except botocore.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "DBInstanceNotFound":
-                continue
-            raise
+        except is_boto3_error_code("DBInstanceNotFound"):
+            continue
         for instance in found:
             owner = instance.get("DBClusterIdentifier") or "no cluster"
             run.fail("instance name %s is taken by an instance of %s, not of cluster %s; "
@@ -720,11 +719,14 @@ def check_instance_names_free(run, missing):
 def record_instance_prefix(run):
     """Tag the cluster with the prefix before its first instance is created, so a rerun after
     a crash names the instances alike whatever prefix it is given."""
-    if snapshot_tags(run.cluster).get(INSTANCE_PREFIX_TAG):
+    if snapshot_tags(run.cluster or {}).get(INSTANCE_PREFIX_TAG):
+        return
+    if run.cluster is None:  # check mode, not restored yet
+        run.actions.append("record instance prefix %s" % run.instance_prefix())
         return
     run.act("record instance prefix %s" % run.instance_prefix(), run.rds.add_tags_to_resource,
             ResourceName=run.cluster["DBClusterArn"],
-            Tags=[{"Key": INSTANCE_PREFIX_TAG, "Value": run.instance_prefix()}])
+            Tags=ansible_dict_to_boto3_tag_list({INSTANCE_PREFIX_TAG: run.instance_prefix()}))
 
 
 def create_instances(run, missing):
@@ -836,6 +838,8 @@ def plan(run):
     missing = [name for name in run.instance_names() if name not in existing]
     if missing and run.cluster is not None:
         check_instance_names_free(run, missing)
+    if missing:
+        record_instance_prefix(run)
     for name in missing:
         run.actions.append("create instance %s (%s)" % (name, run.params["instance_class"]))
     if finishing_due(run):

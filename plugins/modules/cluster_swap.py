@@ -196,6 +196,8 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.dbops.aurora.plugins.module_utils import ssm
 from ansible_collections.dbops.aurora.plugins.module_utils import conventions
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import RETIRED_AT_TAG
@@ -222,7 +224,7 @@ class SwapFailed(Exception):
 
 
 def tags_of(cluster):
-    return {tag["Key"]: tag["Value"] for tag in (cluster or {}).get("TagList", [])}
+    return boto3_tag_list_to_ansible_dict((cluster or {}).get("TagList") or [])
 
 
 def is_production(cluster):
@@ -506,7 +508,7 @@ def add_tags(swap, identifier, tags):
     if cluster is None:  # gone meanwhile: nothing left to record progress on
         return
     swap.client.add_tags_to_resource(ResourceName=cluster["DBClusterArn"], aws_retry=True,
-                                     Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+                                     Tags=ansible_dict_to_boto3_tag_list(tags))
 
 
 def untag_candidate(swap, identifier, phase):

@@ -182,6 +182,11 @@ waited_seconds:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
@@ -233,7 +238,7 @@ class Run:
             return None
         try:
             return call(aws_retry=True, **params)
-        except Exception as error:  # pylint: disable=broad-exception-caught
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             return self.module.fail_json_aws(error, msg="Failed to " + description,
                                              actions=self.actions)
 
@@ -331,7 +336,7 @@ def current_shared_accounts(run, snapshot):
         return []
     try:
         return shared_account_ids(run.rds, snapshot["DBClusterSnapshotIdentifier"])
-    except Exception as error:  # pylint: disable=broad-exception-caught
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         return run.module.fail_json_aws(error, msg="Failed to read who the snapshot is shared with")
 
 
@@ -547,10 +552,15 @@ def main():
     )
     check_arguments(module)
     run = Run(module)
-    if module.params["state"] == "absent":
-        ensure_absent(run)
-    else:
-        ensure_present(run)
+    try:
+        if module.params["state"] == "absent":
+            ensure_absent(run)
+        else:
+            ensure_present(run)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        module.fail_json_aws(error, msg="RDS or KMS call failed for snapshot %s"
+                             % module.params["db_cluster_snapshot_identifier"],
+                             actions=run.actions)
 
 
 if __name__ == "__main__":

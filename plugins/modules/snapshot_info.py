@@ -143,6 +143,11 @@ total:
   sample: 9
 """
 
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
@@ -286,7 +291,7 @@ def main():
     client = retrying_client(module, "rds")
     try:
         listed = list_cluster_snapshots(client, module.params["snapshot_type"])
-    except Exception as error:  # pylint: disable=broad-exception-caught
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg="Failed to list cluster snapshots")
     kept, rejections = select(listed, module.params, pattern)
     snapshots = [snapshot_result(snapshot) for snapshot in kept]

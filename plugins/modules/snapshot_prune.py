@@ -170,6 +170,11 @@ kept:
 import datetime
 import json
 
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_SNAPSHOT_TAG
@@ -240,7 +245,7 @@ def pointer_references(module, names):
     for start in range(0, len(names), SSM_BATCH):
         try:
             result = ssm.get_parameters(Names=names[start:start + SSM_BATCH], aws_retry=True)
-        except Exception as error:  # pylint: disable=broad-exception-caught
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             module.fail_json_aws(error, msg="Failed to read protected_parameters")
         # Missing parameters come back in InvalidParameters: they protect nothing.
         for parameter in result.get("Parameters", []):
@@ -370,7 +375,7 @@ def delete_snapshots(module, client, delete):
             client.delete_db_cluster_snapshot(
                 DBClusterSnapshotIdentifier=item["db_cluster_snapshot_identifier"],
                 aws_retry=True)
-        except Exception as error:  # pylint: disable=broad-exception-caught
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             module.fail_json_aws(error, msg="Failed to delete snapshot %s"
                                  % item["db_cluster_snapshot_identifier"], deleted=done)
         done.append(item)
@@ -401,14 +406,14 @@ def main():
         # may belong to another cluster's listing.
         snapshots = list_cluster_snapshots(client, "manual")
         clusters = describe_all(client, "describe_db_clusters", "DBClusters")
-    except Exception as error:  # pylint: disable=broad-exception-caught
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg="Failed to list snapshots and clusters")
     chosen = candidates(snapshots, module.params, pattern)
 
     def shared_with(snapshot):
         try:
             return shared_account_ids(client, snapshot["DBClusterSnapshotIdentifier"])
-        except Exception as error:  # pylint: disable=broad-exception-caught
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             return module.fail_json_aws(error, msg="Failed to read who %s is shared with"
                                         % snapshot["DBClusterSnapshotIdentifier"])
 

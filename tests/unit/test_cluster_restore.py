@@ -122,6 +122,7 @@ def test_restore_shared_snapshot_with_acceptance_settings(rds, run_module, sourc
     assert result["password_reset"] is True
     assert result["actions"] == [
         "restore cluster %s from snapshot %s" % (target, source["arn"]),
+        "record instance prefix %s" % target,
         "create instance %s-1 (db.serverless)" % target,
         "reset master password",
         "tag cluster %s dbops:credentials=reset" % target]
@@ -141,7 +142,8 @@ def test_restore_shared_snapshot_with_acceptance_settings(rds, run_module, sourc
     assert described["EngineVersion"] == "16.4"
     assert tags_of(rds, described["DBClusterArn"]) == {
         "environment": "acceptance", "dbops:refresh-id": "r1",
-        "dbops:source-snapshot": source["arn"], "dbops:credentials": "reset"}
+        "dbops:source-snapshot": source["arn"], "dbops:credentials": "reset",
+        "dbops:instance-prefix": target}
     assert instances_of(rds, target) == [(target + "-1", "available")]
     assert result["instances"] == [{"db_instance_identifier": target + "-1",
                                     "db_instance_class": "db.serverless",
@@ -303,6 +305,7 @@ def test_check_mode_creates_nothing(rds, run_module, source, target):
     assert result["stage"] == "restoring" and result["cluster"] is None
     assert result["actions"] == [
         "restore cluster %s from snapshot %s" % (target, source["arn"]),
+        "record instance prefix %s" % target,
         "create instance %s-1 (db.serverless)" % target,
         "create instance %s-2 (db.serverless)" % target,
         "reset master password",

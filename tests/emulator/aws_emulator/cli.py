@@ -49,7 +49,10 @@ def read_state(state_dir):
 
 
 def _port_is_free(port):
+    """True unless something listens there.  SO_REUSEADDR, as the server sets it: connections
+    of a server just stopped (TIME_WAIT) do not make the port busy, a listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
