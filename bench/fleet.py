@@ -18,15 +18,14 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # pylint: disable=wrong-import-position
-from refresh import (INVENTORY, RESERVED_PORTS, ROOT, Interrupted, PlaybookFailed,  # noqa: E402
-                     _interrupt, ansible_env, aws_module_runs, calls_between, control,
-                     emulator_down, emulator_up, free_port, playbook, write_results)
+from refresh import (INVENTORY, RESERVED_PORTS, ROOT, _interrupt, ansible_env,  # noqa: E402
+                     aws_module_runs, calls_between, control, emulator_down, emulator_up,
+                     free_port, ignore_signals, measure, playbook, write_results)
 
 FLEET_INVENTORY = os.path.join(ROOT, "inventories", "local-fleet.yml")
 ENVIRONMENTS = ["acceptance", "acceptance-2", "acceptance-3", "acceptance-4", "acceptance-5"]
@@ -138,17 +137,9 @@ def main():
     result = {"benchmark": "fleet", "started_at": datetime.datetime.now(
         datetime.timezone.utc).isoformat(), "creating_seconds": options.creating_seconds,
         "runs": []}
-    failed = None
-    try:
-        benchmark(options, work, result)
-    except (PlaybookFailed, subprocess.CalledProcessError, OSError, ValueError, KeyError) as error:
-        failed = str(error)
-    except (KeyboardInterrupt, Interrupted):
-        failed = "interrupted"
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("\n" + emulator_down(os.path.join(work, "emulator")))
+    failed = measure(benchmark, options, work, result)
+    ignore_signals()
+    print("\n" + emulator_down(os.path.join(work, "emulator")))
     if result["runs"]:
         result["summary"] = summarize(result["runs"])
         print_summary(result["summary"])

@@ -236,8 +236,9 @@ def refresh_lags(entries, events, report):
     copies = [e for e in entries if e["kind"] == "snapshot" and e["identifier"] == candidate]
     copy_tasks = task_results(events, "dbops.aurora.snapshot")
     if copies and copy_tasks:
-        lags.append(lag("snapshot copy", copies[-1], copy_tasks[-1][0],
-                        "end of the task polling it (until/delay)"))
+        # Phase 1 makes the copy and waits for it in the module; phase 2 only finds it.
+        lags.append(lag("snapshot copy", copies[-1], copy_tasks[0][0],
+                        "end of phase 1's copy task (the module's own wait)"))
     clusters = [e for e in entries if e["kind"] == "cluster" and e["status"] == "creating"
                 and e["identifier"] == candidate]
     instances = [e for e in entries if e["kind"] == "instance" and e.get("cluster") == candidate]
@@ -466,6 +467,32 @@ def benchmark(options, work, result):
         print_run(run)
 
 
+# What stops a benchmark run; it then cleans up and reports what it measured so far.
+BENCHMARK_ERRORS = (PlaybookFailed, subprocess.CalledProcessError, OSError, ValueError, KeyError)
+
+
+def failure(error):
+    return str(error) + (("\n" + error.stderr) if getattr(error, "stderr", None) else "")
+
+
+def measure(benchmark, options, work, result):
+    """Run benchmark(options, work, result): None, or why it stopped (it keeps what it
+    measured in result)."""
+    try:
+        benchmark(options, work, result)
+    except BENCHMARK_ERRORS as error:
+        return failure(error)
+    except (KeyboardInterrupt, Interrupted):
+        return "interrupted"
+    return None
+
+
+def ignore_signals():
+    """Let the clean-up finish whatever the operator presses."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def main():
     options = parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
@@ -475,21 +502,13 @@ def main():
         datetime.timezone.utc).isoformat(), "creating_seconds": options.creating_seconds,
         "poll_interval": options.poll_interval if options.poll_interval is not None
         else inventory_poll_interval(), "runs": []}
-    failed = None
-    try:
-        benchmark(options, work, result)
-    except (PlaybookFailed, subprocess.CalledProcessError, OSError, ValueError, KeyError) as error:
-        failed = str(error) + (("\n" + error.stderr) if getattr(error, "stderr", None) else "")
-    except (KeyboardInterrupt, Interrupted):
-        failed = "interrupted"
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the clean-up finish
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if options.keep:
-            print("\n--keep: emulator left up; source %s/emulator/env.sh; stop it with "
-                  "tests/emulator/aws-emulator down --state-dir %s/emulator" % (work, work))
-        else:
-            print("\n" + emulator_down(os.path.join(work, "emulator")))
+    failed = measure(benchmark, options, work, result)
+    ignore_signals()
+    if options.keep:
+        print("\n--keep: emulator left up; source %s/emulator/env.sh; stop it with "
+              "tests/emulator/aws-emulator down --state-dir %s/emulator" % (work, work))
+    else:
+        print("\n" + emulator_down(os.path.join(work, "emulator")))
     if result["runs"]:
         result["summary"] = summarize(result["runs"])
         print_summary(result["summary"], len(result["runs"]))

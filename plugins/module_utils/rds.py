@@ -10,6 +10,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 # Throttling as SSM and KMS spell it, plus RDS's transient state errors worth a retry.
 RETRY_CODES = ["ThrottlingException", "ServiceUnavailableException"]
@@ -83,6 +84,17 @@ def wait_until(check, timeout, delay=2.0, sleep=time.sleep):
         if result or elapsed >= timeout:
             return result, polls, round(elapsed, 2)
         sleep(min(delay, max(0.0, timeout - elapsed)))
+
+
+def described(resource):
+    """An RDS resource (a Describe* entry) as the modules return it: snake_case keys, its tags
+    as a dict; None stays None."""
+    if resource is None:
+        return None
+    result = snake(resource)
+    result.pop("tag_list", None)
+    result["tags"] = boto3_tag_list_to_ansible_dict(resource.get("TagList") or [])
+    return result
 
 
 def snake(resource):

@@ -375,8 +375,8 @@ from ansible_collections.dbops.aurora.plugins.module_utils.rds import (
     describe_all,
     describe_cluster,
     describe_cluster_snapshot,
+    described,
     retrying_client,
-    snake,
     wait_until,
 )
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import (
@@ -848,15 +848,6 @@ def plan(run):
 
 # --- results ------------------------------------------------------------------------------
 
-def cluster_result(cluster):
-    if cluster is None:
-        return None
-    result = snake(cluster)
-    result.pop("tag_list", None)
-    result["tags"] = tags_of(cluster)
-    return result
-
-
 def instances_result(run):
     return [{"db_instance_identifier": instance["DBInstanceIdentifier"],
              "db_instance_class": instance.get("DBInstanceClass"),
@@ -916,7 +907,7 @@ def main():
                          "rerun to continue" % (run.identifier, run.waiting_for, waited,
                                                 module.params["wait_timeout"]),
                          waited_seconds=waited, polls=polls, password_reset=run.password_reset,
-                         cluster=cluster_result(run.cluster), instances=instances_result(run))
+                         cluster=described(run.cluster), instances=instances_result(run))
         elif module.params["return_after"] > 0:
             complete, polls, waited = wait_until(lambda: poll(run), module.params["return_after"],
                                                  delay=module.params["poll_interval"])
@@ -931,7 +922,7 @@ def main():
         module.warn("cluster %s has instances beyond instance_count, left alone: %s"
                     % (run.identifier, ", ".join(extra)))
     module.exit_json(changed=bool(run.actions), complete=bool(complete), stage=run.stage,
-                     cluster=cluster_result(run.cluster), instances=instances_result(run),
+                     cluster=described(run.cluster), instances=instances_result(run),
                      extra_instances=extra, actions=run.actions,
                      password_reset=run.password_reset, waiting_for=run.waiting_for,
                      waited_seconds=waited, polls=polls)

@@ -191,8 +191,8 @@ from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import sna
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import (
     describe_all,
     describe_cluster,
+    described,
     retrying_client,
-    snake,
 )
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import (
     check_inputs,
@@ -312,13 +312,9 @@ def main():
         module.fail_json_aws(error, msg="Failed to read the settings of %s"
                              % module.params["db_cluster_identifier"])
     settings, origins = merge(read, module.params["overrides"])
-    canonical_result = None
-    if canonical is not None:
-        canonical_result = snake(canonical)
-        canonical_result.pop("tag_list", None)
-        canonical_result["tags"] = snapshot_tags(canonical)
     module.exit_json(
-        changed=False, account_id=account_id, settings=settings, origins=origins, canonical=canonical_result,
+        changed=False, account_id=account_id, settings=settings, origins=origins,
+        canonical=described(canonical),
         source=source["DBClusterIdentifier"] if source else None,
         production_tagged=any(is_production(snapshot_tags(cluster))
                               for cluster in (canonical, source) if cluster))

@@ -205,7 +205,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils.conventions import is
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_cluster
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
-from ansible_collections.dbops.aurora.plugins.module_utils.rds import snake
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import described
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import wait_until
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import check_inputs
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import rds_identifier_problem
@@ -638,16 +638,6 @@ def final_state(swap):
             if identifier == swap.canonical:
                 serving = cluster
     return found, serving
-
-
-def described(cluster):
-    """A DescribeDBClusters entry as the result gives it: snake_case, tags as a dict."""
-    if cluster is None:
-        return None
-    result = snake(cluster)
-    result.pop("tag_list", None)
-    result["tags"] = tags_of(cluster)
-    return result
 
 
 def main():
