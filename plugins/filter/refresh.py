@@ -112,10 +112,42 @@ def previous_prefix(canonical):
     return conventions.previous_prefix(canonical)
 
 
+def failed_checks(results):
+    """The names of the smoke checks that failed, from the results of the task that ran them
+    (postgresql_query over the checks, each {name, sql}): a check passes only when its first
+    row has a true ``ok`` column; a failed query, no row, or no ``ok`` column fail it."""
+    failed = []
+    for result in results or []:
+        rows = result.get("query_result") or []
+        first = rows[0] if rows and isinstance(rows[0], dict) else {}
+        if result.get("failed") or not first.get("ok"):
+            failed.append((result.get("item") or {}).get("name", "unnamed check"))
+    return failed
+
+
+def step_durations(marks, steps, now):
+    """Seconds each step took, from the moments it ended (``marks``: step -> epoch seconds,
+    with ``started``), in the order of ``steps``; steps not reached are left out.  ``total``
+    runs from ``started`` to ``now``."""
+    try:
+        last = started = float(marks["started"])
+        durations = {}
+        for step in steps:
+            if step in marks:
+                durations[step] = round(float(marks[step]) - last, 2)
+                last = float(marks[step])
+        durations["total"] = round(float(now) - started, 2)
+    except (KeyError, TypeError, ValueError) as error:
+        raise AnsibleFilterError("step_durations: marks need a numeric 'started' and numeric "
+                                 "steps (%s)" % error) from error
+    return durations
+
+
 class FilterModule:
     def filters(self):
         return {"in_maintenance_window": in_maintenance_window, "refresh_id": refresh_id,
                 "candidate_name": candidate_name, "retired_first": retired_first,
                 "rollback_plan": rollback_plan, "refresh_record": refresh_record,
                 "record_of": record_of, "candidate_pattern": candidate_pattern,
-                "previous_prefix": previous_prefix}
+                "previous_prefix": previous_prefix, "failed_checks": failed_checks,
+                "step_durations": step_durations}

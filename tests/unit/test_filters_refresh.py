@@ -37,3 +37,24 @@ def test_refresh_id_is_stable_and_distinct():
     assert len(refresh.refresh_id(arn)) == 9 and refresh.refresh_id(arn).startswith("r")
     with pytest.raises(AnsibleFilterError):
         refresh.refresh_id("")
+
+
+def test_failed_checks_names_every_check_that_did_not_answer_ok_true():
+    results = [
+        {"item": {"name": "rows"}, "query_result": [{"ok": True}]},
+        {"item": {"name": "masked"}, "query_result": [{"ok": False}]},
+        {"item": {"name": "empty"}, "query_result": []},
+        {"item": {"name": "no ok column"}, "query_result": [{"count": 3}]},
+        {"item": {"name": "query failed"}, "failed": True},
+    ]
+    assert refresh.failed_checks(results) == ["masked", "empty", "no ok column", "query failed"]
+    assert refresh.failed_checks([]) == [] and refresh.failed_checks(None) == []
+
+
+def test_step_durations_are_measured_from_the_step_before_and_skip_steps_not_reached():
+    marks = {"started": 100.0, "promoted": 103.5, "copied": "104.25", "swapped": 110.0}
+    steps = ["promoted", "copied", "restored", "swapped"]
+    assert refresh.step_durations(marks, steps, 112.0) == {
+        "promoted": 3.5, "copied": 0.75, "swapped": 5.75, "total": 12.0}
+    with pytest.raises(AnsibleFilterError, match="numeric 'started'"):
+        refresh.step_durations({"promoted": 1}, steps, 2)
