@@ -60,7 +60,7 @@ def fleet_problems(play_hosts, hostvars, groups, explicit=False):
                 "the inventory defines %d environment(s) (hosts with %s) and this play matches "
                 "%d: %s would not be refreshed; choose them on purpose with --limit or "
                 "-e dbops_refresh_hosts=PATTERN, or put them in the play's group"
-                % (len(defined), ENVIRONMENT_MARK, len([h for h in defined if h in play_hosts]),
+                % (len(defined), ENVIRONMENT_MARK, len(defined) - len(left_out),
                    ", ".join(left_out)))
     identities = {host: hostvars[host].get("refresh_fleet_identity") for host in play_hosts
                   if host in hostvars}

@@ -6,12 +6,10 @@
 import datetime
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    boto3_tag_list_to_ansible_dict,
-)
 
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_CREATED_TAG
-from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all, describe_cluster_snapshot, snake
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all, describe_cluster_snapshot
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import described, tags_of
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import parse_snapshot_arn
 
 # AWS refuses to share snapshots encrypted with this AWS-managed key.
@@ -39,7 +37,7 @@ def owner_account_id(snapshot):
 
 
 def snapshot_tags(resource):
-    return boto3_tag_list_to_ansible_dict(resource.get("TagList") or [])
+    return tags_of(resource)
 
 
 def age_hours(snapshot, now=None):
@@ -59,9 +57,7 @@ def references(snapshot):
 
 def snapshot_result(snapshot):
     """A snapshot as the modules return it: snake_case, tags as a dict, owner and age."""
-    result = snake(snapshot)
-    result.pop("tag_list", None)
-    result["tags"] = snapshot_tags(snapshot)
+    result = described(snapshot)
     result["snapshot_name"] = snapshot_name(snapshot)
     result["owner_account_id"] = owner_account_id(snapshot)
     result["age_hours"] = age_hours(snapshot)

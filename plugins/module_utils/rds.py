@@ -86,6 +86,11 @@ def wait_until(check, timeout, delay=2.0, sleep=time.sleep):
         sleep(min(delay, max(0.0, timeout - elapsed)))
 
 
+def tags_of(resource):
+    """The tags of an RDS resource (a Describe* entry, or None) as a dict."""
+    return boto3_tag_list_to_ansible_dict((resource or {}).get("TagList") or [])
+
+
 def described(resource):
     """An RDS resource (a Describe* entry) as the modules return it: snake_case keys, its tags
     as a dict; None stays None."""
@@ -93,7 +98,7 @@ def described(resource):
         return None
     result = snake(resource)
     result.pop("tag_list", None)
-    result["tags"] = boto3_tag_list_to_ansible_dict(resource.get("TagList") or [])
+    result["tags"] = tags_of(resource)
     return result
 
 

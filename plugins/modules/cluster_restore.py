@@ -369,7 +369,6 @@ from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OP
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
     available_snapshot,
     references,
-    snapshot_tags,
 )
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import (
     describe_all,
@@ -377,6 +376,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils.rds import (
     describe_cluster_snapshot,
     described,
     retrying_client,
+    tags_of,
     wait_until,
 )
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import (
@@ -436,7 +436,7 @@ class Restore:
     def instance_prefix(self):
         """The prefix the cluster records (it names the instances a run already created), or
         the one asked for."""
-        recorded = snapshot_tags(self.cluster or {}).get(INSTANCE_PREFIX_TAG)
+        recorded = tags_of(self.cluster).get(INSTANCE_PREFIX_TAG)
         return (recorded or self.params["instance_identifier_prefix"] or self.identifier).lower()
 
     def instance_names(self):
@@ -548,10 +548,6 @@ def check_snapshot(run):
         run.fail("snapshot %r is encrypted and shared by another account: set kms_key_id to a "
                  "KMS key of this account to restore it" % ref)
     return snapshot
-
-
-def tags_of(resource):
-    return snapshot_tags(resource or {})
 
 
 def same_source(run, tagged):
@@ -719,7 +715,7 @@ def check_instance_names_free(run, missing):
 def record_instance_prefix(run):
     """Tag the cluster with the prefix before its first instance is created, so a rerun after
     a crash names the instances alike whatever prefix it is given."""
-    if snapshot_tags(run.cluster or {}).get(INSTANCE_PREFIX_TAG):
+    if tags_of(run.cluster).get(INSTANCE_PREFIX_TAG):
         return
     if run.cluster is None:  # check mode, not restored yet
         run.actions.append("record instance prefix %s" % run.instance_prefix())

@@ -197,7 +197,6 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.dbops.aurora.plugins.module_utils import ssm
 from ansible_collections.dbops.aurora.plugins.module_utils import conventions
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import RETIRED_AT_TAG
@@ -206,6 +205,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OP
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_cluster
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import described
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import tags_of
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import wait_until
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import check_inputs
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import rds_identifier_problem
@@ -221,10 +221,6 @@ REFRESH_ID = conventions.REFRESH_ID_TAG
 
 class SwapFailed(Exception):
     """A rename or wait that leaves the swap unfinished; the message says what to do."""
-
-
-def tags_of(cluster):
-    return boto3_tag_list_to_ansible_dict((cluster or {}).get("TagList") or [])
 
 
 def is_production(cluster):
