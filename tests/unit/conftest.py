@@ -152,7 +152,8 @@ def run_module(emulator):  # pylint: disable=unused-argument
         module = importlib.import_module("ansible_collections.%s.%s.plugins.modules.%s"
                                          % (namespace, collection, short))
         module_args = dict(args)
-        module_args.setdefault("profile", profile)
+        if profile is not None:  # None: a module that takes no AWS options
+            module_args.setdefault("profile", profile)
         module_args["_ansible_check_mode"] = check_mode
         module_args["_ansible_diff"] = diff
         stdout = io.StringIO()
@@ -165,3 +166,80 @@ def run_module(emulator):  # pylint: disable=unused-argument
         return ModuleResult(json.loads(output[output.index("{"):]))
 
     return run
+
+
+class PostgresDatabase:
+    """A fresh database on a real PostgreSQL server, owned by a master user that is not a
+    superuser (as on Aurora)."""
+
+    def __init__(self, port, user, password, name):
+        self.port = port
+        self.user = user
+        self.password = password
+        self.name = name
+
+    def connect(self):
+        import psycopg2  # pylint: disable=import-outside-toplevel
+        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user,
+                                      password=self.password, dbname=self.name)
+        connection.autocommit = True
+        return connection
+
+    def run(self, sql, params=None):
+        """Run SQL; the rows when it returns any."""
+        connection = self.connect()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall() if cursor.description else None
+        finally:
+            connection.close()
+
+    def login(self):
+        """The modules' login options for this database."""
+        return {"login_host": "127.0.0.1", "login_port": self.port, "login_user": self.user,
+                "login_db": self.name}
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the tests that need SQL, started and stopped by PID."""
+    import tempfile  # pylint: disable=import-outside-toplevel
+    sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
+    from aws_emulator import postgres  # pylint: disable=import-outside-toplevel
+
+    root = tempfile.mkdtemp(prefix="dbops-pytest-pg-")
+    os.chmod(root, 0o755)
+    for sub in ("", "clusters", "sockets", "servers"):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+        postgres.give_to_server_user(os.path.join(root, sub))
+    fleet = postgres.PostgresFleet(root, os.path.join(root, "sockets"), os.path.join(root, "servers"))
+    fleet.make_template()
+    server = fleet.new_server("pytest", "dbadmin", "pytest-password", None)
+    try:
+        yield server
+    finally:
+        server.destroy()
+        import shutil  # pylint: disable=import-outside-toplevel
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture()
+def database(postgres_server, monkeypatch):
+    """A new empty database for one test; PGPASSWORD set as the modules expect it."""
+    import uuid  # pylint: disable=import-outside-toplevel
+    name = "t" + uuid.uuid4().hex[:10]
+    admin = postgres_server.connect()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute('CREATE DATABASE "%s" OWNER dbadmin' % name)
+    finally:
+        admin.close()
+    monkeypatch.setenv("PGPASSWORD", "pytest-password")
+    yield PostgresDatabase(postgres_server.port, "dbadmin", "pytest-password", name)
+    admin = postgres_server.connect()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute('DROP DATABASE "%s" WITH (FORCE)' % name)
+    finally:
+        admin.close()
