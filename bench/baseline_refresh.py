@@ -5,9 +5,9 @@ and the collection's safety add.
 
 Steps, as the refresh does them: read the serving cluster's settings, copy the shared snapshot
 under its key, restore a new cluster with those settings, create its instance, reset the master
-password from the secret, run the sanitising SQL and the smoke checks, rename the serving
-cluster away and the new one in, point the secret and the SSM outputs at it, delete the clusters
-put aside beyond the ones kept.  Not done: the lock, the pointers, the guards, tags, check mode,
+password from the secret, mask by the rules (one UPDATE per table), run the sanitising SQL and
+the smoke checks, rename the serving cluster away and the new one in, point the secret and the
+SSM outputs at it, delete the clusters put aside beyond the ones kept.  Not done: the lock, the pointers, the guards, tags, check mode,
 resumption after a crash.
 """
 
@@ -55,8 +55,12 @@ def _sql(host, port, user, password, database, statements):
                           dbname=database, connect_timeout=10) as connection:
         for statement in statements:
             with connection.cursor() as cursor:
-                cursor.execute(statement)
-                results.append(cursor.fetchone() if cursor.description else None)
+                if callable(statement):  # masking rules, compiled on the new cluster
+                    statement(cursor)
+                    results.append(None)
+                else:
+                    cursor.execute(statement)
+                    results.append(cursor.fetchone() if cursor.description else None)
             connection.commit()
     return results
 
@@ -138,6 +142,24 @@ def minimal_refresh(session, snapshot_arn, canonical, secret_arn, database, sani
             "downtime_seconds": round(downtime, 2)}
 
 
+def masking(rules, salt):
+    """The masking rules as the collection compiles them (one UPDATE per table), run with no
+    guard, record or proof: a callable for _sql."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "plugins", "module_utils", "_masking.py")
+    spec = importlib.util.spec_from_file_location("dbops_masking", path)
+    compiler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compiler)
+
+    def run(cursor):
+        cursor.execute("SELECT set_config(%s, %s, false)", (compiler.SALT_SETTING, salt))
+        for table_rule in compiler.resolve(cursor, compiler.normalise_rules(rules)):
+            cursor.execute(compiler.update_sql(table_rule))
+    return run
+
+
 def session_for(profile):
     return boto3.Session(profile_name=profile)
 
@@ -159,7 +181,10 @@ def main():
     session = session_for("acceptance")
     secret_arn = session.client("ssm").get_parameter(
         Name=acceptance["refresh_secret_arn_parameter"])["Parameter"]["Value"]
-    sanitize = []
+    with open(os.path.join(root, "inventories", "local", "group_vars", "all.yml"),
+              encoding="utf-8") as handle:
+        shared = yaml.safe_load(handle)
+    sanitize = [masking(shared["refresh_masking_rules"], shared["refresh_masking_salt"])]
     for name in acceptance["refresh_sanitize_sql_files"]:
         with open(os.path.join(root, "playbooks", "files", name), encoding="utf-8") as handle:
             sanitize.append(handle.read())

@@ -25,3 +25,18 @@ CROSS JOIN LATERAL (
                   'Silva', 'Novak'])
            [1 + (g.n * 17) % 40] AS name
 ) AS l;
+
+-- 20,000 orders, two per customer, each with a copy of its customer's e-mail address.
+INSERT INTO public.orders (customer_id, customer_email, shipping_address, ordered_at, total_cents)
+SELECT c.id, c.email,
+       (1 + (c.id * 13 + k) % 240) || ' ' || (ARRAY['Keizersgracht', 'Herengracht', 'Coolsingel',
+           'Oudegracht', 'Grote Markt', 'Stationsweg', 'Dorpsstraat', 'Kerkstraat'])[1 + (c.id + k) % 8]
+           || ', ' || (1000 + (c.id * 37) % 9000) || ' AB ' || (ARRAY['Amsterdam', 'Rotterdam',
+           'Utrecht', 'Den Haag', 'Eindhoven', 'Groningen'])[1 + c.id % 6],
+       c.created_at + k * interval '3 days',
+       (c.id * 131 + k * 977) % 50000
+FROM public.customers AS c CROSS JOIN generate_series(1, 2) AS k;
+
+INSERT INTO public.app_settings (key, value) VALUES
+    ('payment_provider_url', 'https://payments.example.com/live'),
+    ('mail_relay', 'smtp.mail.example:587');

@@ -45,7 +45,7 @@ _LAST_NAMES = ("Maskwell", "Testerson", "Sampleton", "Fakeley", "Mockford", "Stu
 
 # Column names that look personal, matched on the whole name or any '_' separated part.
 _PERSONAL_NAME = re.compile(
-    r"(^|_)(e?mail|email_?address|[a-z]*name|phone|mobile|cell|tel|telephone|fax|address|street|"
+    r"(^|_)(e?mail|email_?address|(first|last|full|sur|user|given|family|middle|maiden|nick|display)?name|phone|mobile|cell|tel|telephone|fax|address|street|"
     r"city|zip|zipcode|postcode|postal_?code|birth[a-z]*|dob|iban|bic|ssn|bsn|tax_?id|ip|"
     r"ip_?address|passport|national_?id|license|licence|salary|gender)(_|$)")
 # Value shapes (PostgreSQL regular expressions) that look personal whatever the column's name.
@@ -174,9 +174,9 @@ def _column_rule(schema, table, column, spec):
     return {"column": column, "strategy": strategy, "options": options}
 
 
-def rules_digest(table_rule):
-    """What identifies a table's rules in the masking record (a rerun skips a table masked by them)."""
-    text = json.dumps(table_rule["columns"], sort_keys=True)
+def rule_digest(rule):
+    """What identifies a column's rule in the masking record (a rerun skips a column it masked)."""
+    text = json.dumps({"strategy": rule["strategy"], "options": rule["options"]}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -549,25 +549,37 @@ def rewrite_statements(cursor, table_rule):
 
 def ensure_record(cursor):
     cursor.execute("CREATE SCHEMA IF NOT EXISTS %s" % quote_ident(RECORD_SCHEMA))
-    cursor.execute("CREATE TABLE IF NOT EXISTS %s.%s (table_name text PRIMARY KEY, rules_digest text "
-                   "NOT NULL, method text NOT NULL, row_count bigint NOT NULL, seconds numeric NOT NULL, "
-                   "masked_at timestamptz NOT NULL DEFAULT now())"
+    cursor.execute("CREATE TABLE IF NOT EXISTS %s.%s (table_name text NOT NULL, column_name text NOT NULL, "
+                   "rule_digest text NOT NULL, strategy text NOT NULL, method text NOT NULL, "
+                   "row_count bigint NOT NULL, seconds numeric NOT NULL, "
+                   "masked_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (table_name, column_name))"
                    % (quote_ident(RECORD_SCHEMA), quote_ident(RECORD_TABLE)))
 
 
+def _record_exists(cursor):
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL",
+                   (quote_ident(RECORD_SCHEMA) + "." + quote_ident(RECORD_TABLE),))
+    return cursor.fetchone()[0]
+
+
 def recorded_digests(cursor):
-    return dict((entry["table"], entry["rules_digest"]) for entry in recorded(cursor))
+    """{(table, column): rule digest} of what earlier runs masked."""
+    if not _record_exists(cursor):
+        return {}
+    cursor.execute("SELECT table_name, column_name, rule_digest FROM %s.%s"
+                   % (quote_ident(RECORD_SCHEMA), quote_ident(RECORD_TABLE)))
+    return dict(((table, column), digest) for table, column, digest in cursor.fetchall())
 
 
 def recorded(cursor):
-    """What dbops_masking.applied holds, one dict per table."""
-    cursor.execute("SELECT to_regclass(%s) IS NOT NULL",
-                   (quote_ident(RECORD_SCHEMA) + "." + quote_ident(RECORD_TABLE),))
-    if not cursor.fetchone()[0]:
+    """What dbops_masking.applied holds, one dict per table (its columns, last method, rows)."""
+    if not _record_exists(cursor):
         return []
-    cursor.execute("SELECT table_name, method, row_count, seconds::float, rules_digest, masked_at::text "
-                   "FROM %s.%s ORDER BY table_name" % (quote_ident(RECORD_SCHEMA), quote_ident(RECORD_TABLE)))
-    return [dict(zip(("table", "method", "rows", "seconds", "rules_digest", "masked_at"), row))
+    cursor.execute("SELECT table_name, array_agg(column_name ORDER BY column_name), "
+                   "(array_agg(method ORDER BY masked_at DESC))[1], max(row_count), "
+                   "max(masked_at)::text FROM %s.%s GROUP BY table_name ORDER BY table_name"
+                   % (quote_ident(RECORD_SCHEMA), quote_ident(RECORD_TABLE)))
+    return [dict(zip(("table", "columns", "method", "rows", "masked_at"), row))
             for row in cursor.fetchall()]
 
 
@@ -626,12 +638,16 @@ def mask_table(connection, table_rule, method, sample_size):
                 rows = cursor.rowcount
             unchanged = _unchanged(cursor, table_rule, columns, sample)
             seconds = round(time.monotonic() - started, 3)
-            cursor.execute("INSERT INTO %s.%s (table_name, rules_digest, method, row_count, seconds) "
-                           "VALUES (%%s, %%s, %%s, %%s, %%s) ON CONFLICT (table_name) DO UPDATE SET "
-                           "rules_digest = EXCLUDED.rules_digest, method = EXCLUDED.method, "
-                           "row_count = EXCLUDED.row_count, seconds = EXCLUDED.seconds, masked_at = now()"
-                           % (quote_ident(RECORD_SCHEMA), quote_ident(RECORD_TABLE)),
-                           ("%s.%s" % (schema, table), rules_digest(table_rule), method, rows, seconds))
+            for rule in table_rule["columns"]:
+                cursor.execute("INSERT INTO %s.%s (table_name, column_name, rule_digest, strategy, method, "
+                               "row_count, seconds) VALUES (%%s, %%s, %%s, %%s, %%s, %%s, %%s) "
+                               "ON CONFLICT (table_name, column_name) DO UPDATE SET "
+                               "rule_digest = EXCLUDED.rule_digest, strategy = EXCLUDED.strategy, "
+                               "method = EXCLUDED.method, row_count = EXCLUDED.row_count, "
+                               "seconds = EXCLUDED.seconds, masked_at = now()"
+                               % (quote_ident(RECORD_SCHEMA), quote_ident(RECORD_TABLE)),
+                               ("%s.%s" % (schema, table), rule["column"], rule_digest(rule),
+                                rule["strategy"], method, rows, seconds))
     if method == "rewrite":
         # Outside the transaction: fresh statistics for the new table (the old one's went with it).
         previous = connection.autocommit
@@ -671,8 +687,9 @@ def foreign_key_groups(cursor, tables):
 
 
 def plan(cursor, tables, rewrite_min_rows):
-    """Per table: the method and why, the estimated rows, and whether an earlier run of the same
-    rules already masked it (then it is skipped)."""
+    """Per table: the method and why, the estimated rows, and the columns an earlier run already
+    masked by the same rule (skipped: a keyed hash applied twice would no longer match the
+    other tables).  A table with nothing left to mask is skipped."""
     done = recorded_digests(cursor)
     entries = []
     for table_rule in tables:
@@ -681,11 +698,17 @@ def plan(cursor, tables, rewrite_min_rows):
         rows = estimated_rows(cursor, schema, table)
         method, why = choose_method(table_rule, rows, rewrite_min_rows,
                                     rewrite_problem(cursor, schema, table))
-        already = done.get(name) == rules_digest(table_rule)
+        masked = sorted(r["column"] for r in table_rule["columns"]
+                        if done.get((name, r["column"])) == rule_digest(r))
+        remasked = sorted(r["column"] for r in table_rule["columns"]
+                          if (name, r["column"]) in done and r["column"] not in masked)
+        table_rule["columns"] = [r for r in table_rule["columns"] if r["column"] not in masked]
         entries.append({"table": name, "method": method, "why": why, "estimated_rows": rows,
                         "columns": dict((r["column"], r["strategy"]) for r in table_rule["columns"]),
-                        "skipped": already,
-                        "skipped_why": "already masked by these rules (dbops_masking.applied)" if already else ""})
+                        "already_masked": masked, "masked_again": remasked,
+                        "skipped": not table_rule["columns"],
+                        "skipped_why": ("already masked by these rules (dbops_masking.applied)"
+                                        if not table_rule["columns"] else "")})
     return entries
 
 

@@ -16,9 +16,9 @@ description:
     transaction). Either way a failure leaves the table as it was.
   - Tables linked by foreign keys are masked one after another on one connection; unlinked
     tables run side by side on up to O(parallel) connections.
-  - Records each masked table in C(dbops_masking.applied) in the same transaction, so a rerun
-    after a crash skips what the same rules already masked (a keyed hash applied twice would
-    break joins between tables).
+  - Records each masked column in C(dbops_masking.applied) in the table's transaction, so a
+    rerun after a crash skips the columns the same rule already masked (a keyed hash applied
+    twice would no longer match the other tables).
   - The password is read from the E(PGPASSWORD) environment variable and the hash key from
     E(DBOPS_MASK_SALT), never from module arguments (Ansible writes those to a file a killed run
     leaves behind).
@@ -111,7 +111,17 @@ tables:
     why: {description: Why that method., type: str, sample: 10000 rows, under the rewrite threshold of 500000}
     estimated_rows: {description: The planner's row estimate before masking., type: int, sample: 10000}
     columns: {description: Column to strategy., type: dict, sample: {email: email}}
-    skipped: {description: Already masked by the same rules in an earlier run., type: bool, sample: false}
+    already_masked:
+      description: Columns an earlier run masked by the same rule (left alone).
+      type: list
+      elements: str
+      sample: [email]
+    masked_again:
+      description: Columns an earlier run masked by a different rule, masked again by this one.
+      type: list
+      elements: str
+      sample: []
+    skipped: {description: Every column was already masked by the same rule., type: bool, sample: false}
     skipped_why: {description: Why it was skipped, or empty., type: str, sample: ""}
     rows: {description: Rows masked (not when skipped or in check mode)., type: int, sample: 10000}
     seconds: {description: Time the table's transaction took., type: float, sample: 0.41}

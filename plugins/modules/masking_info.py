@@ -97,7 +97,8 @@ masked:
   returned: always
   type: list
   elements: dict
-  sample: [{table: public.customers, method: update, rows: 10000}]
+  sample: [{table: public.customers, columns: [email, full_name], method: update, rows: 10000,
+            masked_at: "2026-12-02 04:12:09.1+00"}]
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

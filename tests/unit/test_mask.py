@@ -143,11 +143,35 @@ def test_every_strategy_masks_and_keeps_joins(run_module, app):
     assert joined == [(600,)]
     assert app.run("SELECT count(*) FROM orders WHERE shipping_address <> order_no || ' Masked Street'") == [(0,)]
     # The record, and a rerun that skips what these rules already masked.
-    recorded = app.run("SELECT table_name, method, row_count FROM dbops_masking.applied ORDER BY 1")
-    assert recorded == [("public.customers", "update", 300), ("public.orders", "update", 600)]
+    recorded = app.run("SELECT table_name, column_name, strategy, method, row_count FROM dbops_masking.applied ORDER BY 1, 2")
+    assert recorded == [("public.customers", "born", "shift_date", "update", 300),
+                        ("public.customers", "email", "email", "update", 300),
+                        ("public.customers", "full_name", "full_name", "update", 300),
+                        ("public.customers", "note", "partial", "update", 300),
+                        ("public.customers", "phone", "phone", "update", 300),
+                        ("public.orders", "customer_email", "email", "update", 600),
+                        ("public.orders", "shipping_address", "fake_from_id", "update", 600)]
     again = mask(run_module, app)
     assert not again.changed and all(t["skipped"] for t in again["tables"])
     assert app.run("SELECT email FROM customers ORDER BY id") == [(row[1],) for row in after]
+
+
+def test_a_rerun_with_more_rules_masks_only_what_is_new(run_module, app):
+    """A run stopped (by the guard) with one column left out, then rerun with it: the keyed
+    columns masked the first time are left alone, so the join still holds."""
+    first = [RULES[0], {"table": "orders", "columns": {"customer_email": "email"}}]
+    mask(run_module, app, rules=first)
+    emails = app.run("SELECT email FROM customers ORDER BY id")
+    result = mask(run_module, app)
+    assert result.changed
+    orders = result["tables"][1]
+    assert orders["already_masked"] == ["customer_email"] and orders["columns"] == {"shipping_address": "fake_from_id"}
+    assert result["tables"][0]["skipped"]
+    assert app.run("SELECT email FROM customers ORDER BY id") == emails
+    assert app.run("SELECT count(*) FROM orders o JOIN customers c ON c.email = o.customer_email") == [(600,)]
+    changed_rule = [{"table": "orders", "columns": {"customer_email": {"strategy": "email", "domain": "other.invalid"}}}]
+    again = mask(run_module, app, rules=changed_rule)
+    assert again["tables"][0]["masked_again"] == ["customer_email"]
 
 
 def test_a_different_salt_gives_different_values(run_module, app, monkeypatch):
@@ -276,7 +300,9 @@ def test_the_guard_lists_unruled_personal_columns_and_accepts_declared_safe(run_
     assert mask(run_module, app).changed
     result = guard(run_module, app, safe=["public.contacts.remarks"])
     assert result["ok"], result
-    assert [(m["table"], m["rows"]) for m in result["masked"]] == [("public.customers", 300), ("public.orders", 600)]
+    assert [(m["table"], m["columns"], m["rows"]) for m in result["masked"]] == [
+        ("public.customers", ["born", "email", "full_name", "note", "phone"], 300),
+        ("public.orders", ["customer_email", "shipping_address"], 600)]
 
 
 def test_the_guard_finds_a_value_left_behind(run_module, app):
