@@ -57,8 +57,8 @@ def main(report_path):
         "orders              %d, joined to their customer by masked e-mail: %d" % (
             orders, orders - orders_unjoined),
         "masking             %s" % "; ".join(
-            "%s by %s: %s" % (t["table"], t["method"], "%s rows in %s s" % (t["rows"], t["seconds"])
-                               if "rows" in t else "skipped")
+            "%s by %s: %s" % (t["table"], t["method"], ("%s rows in %s s" % (t["rows"], t["seconds"]))
+                              if "rows" in t else "skipped")
             for t in report.get("masking", [])),
         "masking guard       %s" % json.dumps(report.get("masking_guard", {})),
         "downtime            %.2f s without a cluster at %s" % (

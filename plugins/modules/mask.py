@@ -23,7 +23,8 @@ description:
     E(DBOPS_MASK_SALT), never from module arguments (Ansible writes those to a file a killed run
     leaves behind).
   - Strategies are described in the collection's C(docs/masking.md).
-author: dbops.aurora contributors
+author:
+  - dbops.aurora contributors (@dbops)
 requirements: [psycopg2]
 options:
   login_host:
@@ -108,7 +109,7 @@ tables:
   contains:
     table: {description: SCHEMA.TABLE, type: str, sample: public.customers}
     method: {description: C(update) or C(rewrite)., type: str, sample: update}
-    why: {description: Why that method., type: str, sample: 10000 rows, under the rewrite threshold of 500000}
+    why: {description: Why that method., type: str, sample: "10000 rows, under the rewrite threshold of 500000"}
     estimated_rows: {description: The planner's row estimate before masking., type: int, sample: 10000}
     columns: {description: Column to strategy., type: dict, sample: {email: email}}
     already_masked:
@@ -122,7 +123,7 @@ tables:
       elements: str
       sample: []
     skipped: {description: Every column was already masked by the same rule., type: bool, sample: false}
-    skipped_why: {description: Why it was skipped, or empty., type: str, sample: ""}
+    skipped_why: {description: "Why it was skipped, or empty.", type: str, sample: ""}
     rows: {description: Rows masked (not when skipped or in check mode)., type: int, sample: 10000}
     seconds: {description: Time the table's transaction took., type: float, sample: 0.41}
     sampled: {description: Rows sampled for the proof., type: int, sample: 100}

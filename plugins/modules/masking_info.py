@@ -5,7 +5,7 @@
 
 DOCUMENTATION = r"""
 module: masking_info
-short_description: The masking coverage guard - personal-looking columns without a rule, and rules that did not hold
+short_description: The masking coverage guard, personal-looking columns without a rule and rules that did not hold
 version_added: 0.2.0
 description:
   - Reads a PostgreSQL database and changes nothing.
@@ -13,10 +13,11 @@ description:
     iban, ssn, ip and the like) or by a share of sampled values shaped like an e-mail address, a
     phone number or an IBAN, that has no masking rule and is not declared safe.
   - Proves each rule held, where its strategy leaves a recognisable shape, by counting the rows
-    whose value the strategy cannot have produced (counts only: no value is ever returned).
+    whose value the strategy cannot have produced (counts only; no value is ever returned).
   - Returns what C(dbops_masking.applied) recorded (which tables were masked, by which method).
   - The password is read from E(PGPASSWORD).
-author: dbops.aurora contributors
+author:
+  - dbops.aurora contributors (@dbops)
 requirements: [psycopg2]
 options:
   login_host:

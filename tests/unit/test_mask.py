@@ -114,8 +114,8 @@ def test_rule_problems_are_named():
 def test_identifiers_and_constants_are_quoted():
     assert masking.quote_ident('we"ird') == '"we""ird"'
     assert masking.quote_literal("it's") == "'it''s'"
-    rule = masking.normalise_rules([{"table": "t", "columns": {'a"b': {"strategy": "constant",
-                                                                      "value": "x'; DROP TABLE t; --"}}}])
+    hostile = {"strategy": "constant", "value": "x'; DROP TABLE t; --"}
+    rule = masking.normalise_rules([{"table": "t", "columns": {'a"b': hostile}}])
     expression = masking.masked_expression(rule[0]["columns"][0], {"type": "text"}, None)
     assert expression == "CAST('x''; DROP TABLE t; --' AS text)"
 
