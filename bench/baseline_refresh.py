@@ -184,7 +184,7 @@ def main():
     with open(os.path.join(root, "inventories", "local", "group_vars", "all.yml"),
               encoding="utf-8") as handle:
         shared = yaml.safe_load(handle)
-    sanitize = [masking(shared["refresh_masking_rules"], shared["refresh_masking_salt"])]
+    sanitize = [masking(shared["dbops_masking_rules"], shared["dbops_masking_salt"])]
     for name in acceptance["refresh_sanitize_sql_files"]:
         with open(os.path.join(root, "playbooks", "files", name), encoding="utf-8") as handle:
             sanitize.append(handle.read())

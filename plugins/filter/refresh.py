@@ -143,6 +143,33 @@ def step_durations(marks, steps, now):
     return durations
 
 
+def sanitize_tags(kind):
+    """The tags of a sanitising share's temporary cluster ('temporary') or snapshot ('sanitized')."""
+    if kind not in ("temporary", "sanitized"):
+        raise AnsibleFilterError("sanitize_tags takes 'temporary' or 'sanitized', not %r" % (kind,))
+    return conventions.sanitize_tags(kind)
+
+
+def is_sanitize_temporary(tags):
+    """True for a cluster tagged as a sanitising share's temporary one (and not production's)."""
+    return conventions.is_sanitize_temporary(tags)
+
+
+def sanitize_cluster_name(source_cluster):
+    """The temporary cluster a sanitising share restores, masks and deletes."""
+    return conventions.sanitize_cluster_name(source_cluster)
+
+
+def sanitized_snapshot_name(snapshot):
+    """The name of the sanitised snapshot made from a raw one."""
+    return conventions.sanitized_snapshot_name(snapshot)
+
+
+def sanitized_snapshot_pattern(_ignored=None):
+    """A regular expression matching the names of sanitised snapshots."""
+    return conventions.sanitized_snapshot_pattern()
+
+
 class FilterModule:
     def filters(self):
         return {"in_maintenance_window": in_maintenance_window, "refresh_id": refresh_id,
@@ -150,4 +177,7 @@ class FilterModule:
                 "rollback_plan": rollback_plan, "refresh_record": refresh_record,
                 "record_of": record_of, "candidate_pattern": candidate_pattern,
                 "previous_prefix": previous_prefix, "failed_checks": failed_checks,
-                "step_durations": step_durations}
+                "step_durations": step_durations, "sanitize_cluster_name": sanitize_cluster_name,
+                "sanitized_snapshot_name": sanitized_snapshot_name,
+                "sanitized_snapshot_pattern": sanitized_snapshot_pattern,
+                "sanitize_tags": sanitize_tags, "is_sanitize_temporary": is_sanitize_temporary}

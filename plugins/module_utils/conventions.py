@@ -186,6 +186,40 @@ def retention_plan(clusters, canonical, keep_previous, refresh_id=None):
     return kept, expired
 
 
+# Sanitise-then-share (production side): production's snapshot is restored as a temporary
+# cluster <source>-sanitize, masked, and snapshotted as <snapshot>-sanitized, tagged so; only
+# that one is shared.  The name carries the mark across accounts (tags of a shared snapshot are
+# not visible to the account it is shared with).
+SANITIZE_CLUSTER_SUFFIX = "-sanitize"
+SANITIZED_SNAPSHOT_SUFFIX = "-sanitized"
+SANITIZED_TAG = "dbops:sanitized"
+SANITIZE_PHASE = "sanitize"
+
+
+def sanitize_tags(kind):
+    """The tags a sanitising share gives: 'temporary' (its cluster) or 'sanitized' (its snapshot)."""
+    return {PHASE_TAG: SANITIZE_PHASE} if kind == "temporary" else {SANITIZED_TAG: "true"}
+
+
+def is_sanitize_temporary(tags):
+    """Only a cluster tagged as a sanitising share's, and not production's, may be removed as one."""
+    return (tags or {}).get(PHASE_TAG) == SANITIZE_PHASE and not is_production(tags)
+
+
+def sanitize_cluster_name(source_cluster):
+    """The temporary cluster a sanitising share masks (one per source cluster at a time)."""
+    return source_cluster + SANITIZE_CLUSTER_SUFFIX
+
+
+def sanitized_snapshot_name(snapshot):
+    return snapshot + SANITIZED_SNAPSHOT_SUFFIX
+
+
+def sanitized_snapshot_pattern():
+    """What a sanitised snapshot's name ends with, re-encrypted (-shareable) or not."""
+    return re.escape(SANITIZED_SNAPSHOT_SUFFIX) + "(-shareable)?$"
+
+
 def is_production(tags):
     """The production rule: never restore over, swap out or delete what is tagged so."""
     return any(str(key).lower() == "environment" and str(value).lower() == "production"

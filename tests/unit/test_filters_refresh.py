@@ -58,3 +58,15 @@ def test_step_durations_are_measured_from_the_step_before_and_skip_steps_not_rea
         "promoted": 3.5, "copied": 0.75, "swapped": 5.75, "total": 12.0}
     with pytest.raises(AnsibleFilterError, match="numeric 'started'"):
         refresh.step_durations({"promoted": 1}, steps, 2)
+
+
+def test_sanitised_names_and_the_pattern_that_selects_them():
+    import re  # pylint: disable=import-outside-toplevel
+    assert refresh.sanitize_cluster_name("app-prod") == "app-prod-sanitize"
+    raw = "app-prod-20261202-0200"
+    sanitized = refresh.sanitized_snapshot_name(raw)
+    assert sanitized == "app-prod-20261202-0200-sanitized"
+    pattern = refresh.sanitized_snapshot_pattern()
+    assert re.search(pattern, sanitized) and re.search(pattern, sanitized + "-shareable")
+    assert not re.search(pattern, raw) and not re.search(pattern, raw + "-shareable")
+    assert not re.search(pattern, "app-prod-sanitized-20261202")

@@ -236,6 +236,27 @@ def test_the_share_may_copy_automated_snapshots_only_when_the_inventory_says_so(
     assert not allows(share, "rds:CopyDBClusterSnapshot", rds + "cluster-snapshot:rds:other-2025-01-01-02-00")
 
 
+def test_a_sanitising_share_may_replace_only_its_temporary_cluster(tmp_path):
+    rules = [{"table": "customers", "columns": {"email": "email"}}]
+    result, documents = render(tmp_path, "production", dict(PRODUCTION_VALUES, dbops_masking_rules=rules))
+    assert result.returncode == 0, result.stdout
+    share = documents["production/production_jobs"]
+    rds = "arn:aws:rds:us-east-2:123456789012:"
+    temporary, production_cluster = rds + "cluster:shop-live-sanitize", rds + "cluster:shop-live"
+    for action in ("rds:ModifyDBCluster", "rds:DeleteDBCluster", "rds:CreateDBClusterSnapshot"):
+        assert allows(share, action, temporary), action
+    for action in ("rds:ModifyDBCluster", "rds:DeleteDBCluster", "rds:RestoreDBClusterFromSnapshot"):
+        assert not allows(share, action, production_cluster), action
+        assert not allows(share, action, rds + "cluster:other"), action
+    assert allows(share, "rds:RestoreDBClusterFromSnapshot", temporary)
+    assert allows(share, "rds:DeleteDBInstance", rds + "db:shop-live-sanitize-1")
+    assert not allows(share, "rds:DeleteDBInstance", rds + "db:shop-live-1")
+    secret = "arn:aws:secretsmanager:us-east-2:123456789012:secret:shop/live/db-credentials-AbCdEf"
+    assert allows(share, "secretsmanager:GetSecretValue", secret)
+    assert not allows(share, "secretsmanager:PutSecretValue", secret)
+    assert not allows(share, "secretsmanager:GetSecretValue", secret.replace("live", "acc"))
+
+
 def test_the_share_reads_only_its_keys_and_lets_only_rds_use_the_shareable_one(production):
     share = production["production/production_jobs"]
     key = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
