@@ -25,28 +25,7 @@ description:
   - Strategies are described in the collection's C(docs/masking.md).
 author:
   - dbops.aurora contributors (@dbops)
-requirements: [psycopg2]
 options:
-  login_host:
-    description: Host of the database server (for the refresh, the new cluster's endpoint).
-    type: str
-    required: true
-  login_port:
-    description: Port of the database server.
-    type: int
-    default: 5432
-  login_user:
-    description: User to connect as; it must own the masked tables (the master user does).
-    type: str
-    required: true
-  login_db:
-    description: Database to mask.
-    type: str
-    required: true
-  connect_timeout:
-    description: Seconds to wait for a connection.
-    type: int
-    default: 10
   rules:
     description:
       - One entry per table, C(table) (C(TABLE) or C(SCHEMA.TABLE); schema C(public) when not
@@ -77,6 +56,8 @@ options:
     default: 100
 notes:
   - Supports check mode, which reports the plan (method per table and why) and changes nothing.
+extends_documentation_fragment:
+  - dbops.aurora.postgres_login
 """
 
 EXAMPLES = r"""

@@ -15,31 +15,9 @@ description:
   - Proves each rule held, where its strategy leaves a recognisable shape, by counting the rows
     whose value the strategy cannot have produced (counts only; no value is ever returned).
   - Returns what C(dbops_masking.applied) recorded (which tables were masked, by which method).
-  - The password is read from E(PGPASSWORD).
 author:
   - dbops.aurora contributors (@dbops)
-requirements: [psycopg2]
 options:
-  login_host:
-    description: Host of the database server.
-    type: str
-    required: true
-  login_port:
-    description: Port of the database server.
-    type: int
-    default: 5432
-  login_user:
-    description: User to connect as.
-    type: str
-    required: true
-  login_db:
-    description: Database to check.
-    type: str
-    required: true
-  connect_timeout:
-    description: Seconds to wait for a connection.
-    type: int
-    default: 10
   rules:
     description: The masking rules, as for M(dbops.aurora.mask).
     type: list
@@ -56,6 +34,8 @@ options:
     description: Rows per table sampled for value shapes.
     type: int
     default: 1000
+extends_documentation_fragment:
+  - dbops.aurora.postgres_login
 """
 
 EXAMPLES = r"""

@@ -224,22 +224,21 @@ def postgres_server():
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _as_superuser(server, statement):
+    connection = server.connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
 @pytest.fixture()
 def database(postgres_server, monkeypatch):
     """A new empty database for one test; PGPASSWORD set as the modules expect it."""
     import uuid  # pylint: disable=import-outside-toplevel
     name = "t" + uuid.uuid4().hex[:10]
-    admin = postgres_server.connect()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute('CREATE DATABASE "%s" OWNER dbadmin' % name)
-    finally:
-        admin.close()
+    _as_superuser(postgres_server, 'CREATE DATABASE "%s" OWNER dbadmin' % name)
     monkeypatch.setenv("PGPASSWORD", "pytest-password")
     yield PostgresDatabase(postgres_server.port, "dbadmin", "pytest-password", name)
-    admin = postgres_server.connect()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute('DROP DATABASE "%s" WITH (FORCE)' % name)
-    finally:
-        admin.close()
+    _as_superuser(postgres_server, 'DROP DATABASE "%s" WITH (FORCE)' % name)

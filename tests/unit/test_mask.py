@@ -325,3 +325,31 @@ def test_quoted_names_work_end_to_end(run_module, database, monkeypatch):
     assert not result.failed, result
     assert database.run('SELECT id, "E""mail" IS NULL FROM "Sales Data"."Client List" ORDER BY id') == [
         (1, False), (2, True)]
+
+
+def test_hash_null_constant_and_keep_prefix_on_a_real_table(run_module, database, monkeypatch):
+    monkeypatch.setenv("DBOPS_MASK_SALT", "s")
+    database.run("CREATE TABLE accounts (id int PRIMARY KEY, iban varchar(34), token text, "
+                 "nickname text, tier text, ref char(10)); INSERT INTO accounts VALUES "
+                 "(1, 'NL91ABNA0417164300', 'secret-token', 'Bobby', 'gold', 'ABCDEFGHIJ'), "
+                 "(2, 'DE89370400440532013000', NULL, NULL, 'silver', NULL)")
+    rules = [{"table": "accounts", "columns": {
+        "iban": {"strategy": "hash", "length": 20}, "token": "null",
+        "nickname": {"strategy": "keep_prefix", "keep": 1, "fill": "#"},
+        "tier": {"strategy": "constant", "value": "standard"}, "ref": "hash"}}]
+    result = mask(run_module, database, rules=rules)
+    assert not result.failed, result
+    rows = database.run("SELECT id, iban, token, nickname, tier, ref FROM accounts ORDER BY id")
+    (first, second) = rows
+    assert len(first[1]) == 20 and set(first[1]) <= set("0123456789abcdef") and first[1] != second[1]
+    assert first[2] is None and first[3] == "B####" and second[3] is None
+    assert first[4] == second[4] == "standard"
+    assert len(first[5]) == 10  # char(10): the hash is cut to the column's length
+    # The same value hashes the same in another table (joins on it keep working).
+    database.run("CREATE TABLE transfers (id int PRIMARY KEY, iban varchar(34)); "
+                 "INSERT INTO transfers VALUES (1, 'NL91ABNA0417164300')")
+    mask(run_module, database, rules=[{"table": "transfers", "columns": {"iban": {"strategy": "hash", "length": 20}}}])
+    assert database.run("SELECT iban FROM transfers") == [(first[1],)]
+    guard_result = guard(run_module, database, rules=rules + [
+        {"table": "transfers", "columns": {"iban": {"strategy": "hash", "length": 20}}}])
+    assert guard_result["ok"], guard_result
