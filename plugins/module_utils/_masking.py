@@ -192,9 +192,11 @@ def _hex(column_sql):
             % (quote_literal(SALT_SETTING), column_sql))
 
 
-def _hash_int(column_sql, offset=0):
-    """A non-negative int (28 bits) from the keyed hash."""
-    return "('x' || substr(%s, %d, 7))::bit(28)::int" % (_hex(column_sql), 1 + offset)
+def _hash_int(column_sql):
+    """A non-negative int (28 bits) from the keyed hash.  One hash per value: it is most of a
+    masked column's cost (about 2.5 s per million values here), so a strategy that needs two
+    choices takes both from this one number."""
+    return "('x' || substr(%s, 1, 7))::bit(28)::int" % _hex(column_sql)
 
 
 def _text_array(values):
@@ -224,17 +226,17 @@ def masked_expression(rule, info, key_column):
         return "CAST(%s AS %s)" % (_fit(value, info), info["type"])
     if strategy == "shift_date":
         days = opts["days"]
-        # Never 0: the sign and the size come from different parts of the hash.
-        shift = ("(CASE WHEN %s %% 2 = 0 THEN 1 ELSE -1 END) * (1 + %s %% %d)"
-                 % (_hash_int(col, 8), _hash_int(col), days))
+        # Never 0: the lowest bit gives the sign, the rest the size.
+        shift = ("(SELECT (CASE WHEN n %% 2 = 0 THEN 1 ELSE -1 END) * (1 + (n / 2) %% %d) FROM (SELECT %s AS n OFFSET 0) AS h)"
+                 % (days, _hash_int(col)))
         return ("CASE WHEN %s IS NULL THEN NULL ELSE CAST(%s + %s * interval '1 day' AS %s) END"
                 % (col, col, shift, info["type"]))
     if strategy == "email":
         value = "'u' || substr(%s, 1, 16) || %s" % (_hex(col), quote_literal("@" + opts["domain"]))
     elif strategy == "full_name":
-        value = ("(%s)[1 + %s %% %d] || ' ' || (%s)[1 + %s %% %d]"
-                 % (_text_array(_FIRST_NAMES), _hash_int(col), len(_FIRST_NAMES),
-                    _text_array(_LAST_NAMES), _hash_int(col, 8), len(_LAST_NAMES)))
+        value = ("(SELECT (%s)[1 + n %% %d] || ' ' || (%s)[1 + (n / %d) %% %d] FROM (SELECT %s AS n OFFSET 0) AS h)"
+                 % (_text_array(_FIRST_NAMES), len(_FIRST_NAMES), _text_array(_LAST_NAMES),
+                    len(_FIRST_NAMES), len(_LAST_NAMES), _hash_int(col)))
     elif strategy == "phone":
         value = "'+00 ' || lpad((%s %% 1000000000)::text, 9, '0')" % _hash_int(col)
     elif strategy == "hash":
@@ -599,6 +601,8 @@ def _sample(cursor, table_rule, size):
 
 def _row_key(table_rule):
     key = table_rule.get("key") or []
+    if len(key) == 1:
+        return "%s::text" % quote_ident(key[0])
     return "ROW(%s)::text" % ", ".join(quote_ident(c) for c in key) if key else "NULL::text"
 
 
@@ -610,7 +614,15 @@ def _unchanged(cursor, table_rule, columns, sample):
         pairs = [(row[0], row[1 + index]) for row in sample if row[1 + index] is not None]
         if not pairs:
             continue
-        if table_rule.get("key"):
+        key = table_rule.get("key") or []
+        if len(key) == 1:
+            # One key column: looked up through its index, not by scanning the table.
+            key_type = table_rule["all_columns"][key[0]]["type"]
+            cursor.execute("SELECT count(*) FROM %s JOIN unnest(%%s::text[], %%s::text[]) AS s(k, v) "
+                           "ON %s = s.k::%s WHERE %s::text = s.v"
+                           % (name, quote_ident(key[0]), key_type, quote_ident(column)),
+                           ([k for k, _v in pairs], [v for _k, v in pairs]))
+        elif key:
             cursor.execute("SELECT count(*) FROM %s JOIN unnest(%%s::text[], %%s::text[]) AS s(k, v) "
                            "ON %s = s.k WHERE %s::text = s.v" % (name, _row_key(table_rule), quote_ident(column)),
                            ([k for k, _v in pairs], [v for _k, v in pairs]))

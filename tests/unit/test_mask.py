@@ -353,3 +353,19 @@ def test_hash_null_constant_and_keep_prefix_on_a_real_table(run_module, database
     guard_result = guard(run_module, database, rules=rules + [
         {"table": "transfers", "columns": {"iban": {"strategy": "hash", "length": 20}}}])
     assert guard_result["ok"], guard_result
+
+
+@pytest.mark.parametrize("table", [
+    "codes (id int PRIMARY KEY, region int, code text)",
+    "codes (id int, region int, code text, PRIMARY KEY (id, region))",
+    "codes (id int, region int, code text)",
+])
+def test_the_sample_proof_counts_values_left_as_they_were(run_module, database, table):
+    """A rule that gives back the original (here a template equal to the data) is caught, by
+    primary key (one column or several) or, without one, by value."""
+    database.run("CREATE TABLE %s; INSERT INTO codes SELECT g, 1, 'c' || g FROM generate_series(1, 30) g" % table)
+    template = {"strategy": "fake_from_id", "template": "c{id}", "id_column": "id"}
+    result = mask(run_module, database, rules=[{"table": "codes", "columns": {"code": template}}], sample_size=10)
+    assert not result.failed, result
+    assert result["tables"][0]["sampled"] == 10
+    assert result["tables"][0]["unchanged_in_sample"] == {"code": 10}
