@@ -207,7 +207,7 @@ def _fit(expression, info):
     return "left(%s, %d)" % (expression, info["max_length"]) if info.get("max_length") else expression
 
 
-def masked_expression(rule, info, key_column):
+def masked_expression(rule, info):
     """The SQL expression a column's new value is computed by (NULL stays NULL)."""
     col = quote_ident(rule["column"])
     opts = rule["options"]
@@ -222,7 +222,7 @@ def masked_expression(rule, info, key_column):
         return "(%s)" % opts["expression"]
     if strategy == "fake_from_id":
         before, _sep, after = str(opts["template"]).partition("{id}")
-        value = "%s || %s::text || %s" % (quote_literal(before), quote_ident(key_column), quote_literal(after))
+        value = "%s || %s::text || %s" % (quote_literal(before), quote_ident(opts["id_column"]), quote_literal(after))
         return "CAST(%s AS %s)" % (_fit(value, info), info["type"])
     if strategy == "shift_date":
         days = opts["days"]
@@ -388,12 +388,7 @@ def choose_method(table_rule, rows, rewrite_min_rows, rewrite_problem):
 
 
 def _expressions(table_rule):
-    key = None
-    for rule in table_rule["columns"]:
-        if rule["strategy"] == "fake_from_id":
-            key = rule["options"]["id_column"]
-    return {rule["column"]: masked_expression(rule, rule["info"], rule["options"].get("id_column") or key)
-            for rule in table_rule["columns"]}
+    return {rule["column"]: masked_expression(rule, rule["info"]) for rule in table_rule["columns"]}
 
 
 def update_sql(table_rule):
@@ -558,15 +553,9 @@ def ensure_record(cursor):
                    % (quote_ident(RECORD_SCHEMA), quote_ident(RECORD_TABLE)))
 
 
-def _record_exists(cursor):
-    cursor.execute("SELECT to_regclass(%s) IS NOT NULL",
-                   (quote_ident(RECORD_SCHEMA) + "." + quote_ident(RECORD_TABLE),))
-    return cursor.fetchone()[0]
-
-
 def recorded_digests(cursor):
     """{(table, column): rule digest} of what earlier runs masked."""
-    if not _record_exists(cursor):
+    if not table_exists(cursor, RECORD_SCHEMA, RECORD_TABLE):
         return {}
     cursor.execute("SELECT table_name, column_name, rule_digest FROM %s.%s"
                    % (quote_ident(RECORD_SCHEMA), quote_ident(RECORD_TABLE)))
@@ -575,7 +564,7 @@ def recorded_digests(cursor):
 
 def recorded(cursor):
     """What dbops_masking.applied holds, one dict per table (its columns, last method, rows)."""
-    if not _record_exists(cursor):
+    if not table_exists(cursor, RECORD_SCHEMA, RECORD_TABLE):
         return []
     cursor.execute("SELECT table_name, array_agg(column_name ORDER BY column_name), "
                    "(array_agg(method ORDER BY masked_at DESC))[1], max(row_count), "

@@ -116,7 +116,7 @@ def test_identifiers_and_constants_are_quoted():
     assert masking.quote_literal("it's") == "'it''s'"
     hostile = {"strategy": "constant", "value": "x'; DROP TABLE t; --"}
     rule = masking.normalise_rules([{"table": "t", "columns": {'a"b': hostile}}])
-    expression = masking.masked_expression(rule[0]["columns"][0], {"type": "text"}, None)
+    expression = masking.masked_expression(rule[0]["columns"][0], {"type": "text"})
     assert expression == "CAST('x''; DROP TABLE t; --' AS text)"
 
 
