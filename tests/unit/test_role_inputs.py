@@ -42,6 +42,7 @@ VALID = {
     ("refresh", "pin"): {"refresh_pin_snapshot": SNAPSHOT},
     ("refresh", "unpin"): {},
     ("refresh", "rollback"): {"refresh_canonical_identifier": "inputs-acc"},
+    ("migrate", "main"): {"migrate_target_secret_arn": SECRET, "migrate_source_secret_arn": SECRET},
 }
 
 # (role, entry point, the bad variables, the field the message must name)
@@ -93,6 +94,13 @@ CASES = [
     ("refresh", "pin", {"refresh_pin_snapshot": "not a snapshot!"}, "refresh_pin_snapshot"),
     ("refresh", "rollback", {"refresh_canonical_identifier": "bad--id"}, "refresh_canonical_identifier"),
     ("refresh", "rollback", {"refresh_lock_stale_seconds": "soon"}, "refresh_lock_stale_seconds"),
+    ("migrate", "main", {"migrate_target_secret_arn": "not a secret!"}, "migrate_target_secret_arn"),
+    ("migrate", "main", {"migrate_section": "everything"}, "migrate_section"),
+    ("migrate", "main", {"migrate_jobs": 0}, "migrate_jobs"),
+    ("migrate", "main", {"migrate_owner_role": "Bad Role"}, "migrate_owner_role"),
+    # A password in a plain variable: refused, the message names where credentials must come from.
+    ("migrate", "main", {"migrate_source_secret_arn": "", "migrate_source_username": "u",
+                         "migrate_source_password": "plain"}, "migrate_source_password"),
 ]
 
 
