@@ -5,21 +5,27 @@ SHELL := /bin/bash
 ROOT := $(CURDIR)
 BIN := $(ROOT)/.venv/bin
 STATE ?= $(ROOT)/.state/emulator
-PYTEST_ARGS ?=
+# Two workers: each starts its own stand-in and PostgreSQL server on free ports.
+PYTEST_ARGS ?= -n 2
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
-.PHONY: setup test units sanity lint molecule demo emulator-up emulator-down clean
+.PHONY: setup test checks units sanity lint molecule demo emulator-up emulator-down clean
 
 setup:
 	@scripts/setup.sh
 
+# pytest, sanity and lint side by side (scripts/checks.sh), then the molecule scenarios.
 test: setup
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory units sanity lint molecule; \
+	scripts/checks.sh; \
+	$(MAKE) --no-print-directory molecule; \
 	echo "==> all test tiers passed in $$(( $$(date +%s) - start ))s"
+
+checks:
+	@scripts/checks.sh
 
 units:
 	@echo "==> pytest (tests/unit, against the emulator over real HTTP)"

@@ -39,8 +39,11 @@ def migrate_report(plan, section="all", marks=None, dump=None, restore=None, che
         "tables": check.get("tables", [{"table": name} for name in plan["tables"]]),
         "sequences": len(check.get("sequences", {})),
         "problems": check.get("problems", []),
+        "source_bytes": plan["source"]["bytes"],
         "dump_bytes": (dump.get("progress") or {}).get("bytes", 0),
         "stopped_leftovers": (leftover or {}).get("stopped", []),
+        # pg_dump and pg_restore alone, from their start to the poll that saw them end.
+        "command_seconds": {"dump": dump.get("seconds"), "restore": (restore or {}).get("seconds")},
         "seconds": {
             "plan": _seconds(marks, "started", "planned"),
             "dump": _seconds(marks, "planned", "dumped"),
@@ -59,9 +62,12 @@ def migrate_report_lines(report):
         "verified" if not report["problems"] else "%d problem(s)" % len(report["problems"]))]
     lines.append("seconds: " + ", ".join("%s %s" % (k, seconds[k]) for k in ("plan", "dump", "restore", "verify", "total")
                                          if seconds.get(k) is not None))
-    mb = report["dump_bytes"] / 1048576.0
-    if seconds.get("dump"):
-        lines.append("dump: %.1f MB, %.1f MB/s" % (mb, mb / seconds["dump"]))
+    if seconds.get("dump") and seconds.get("restore"):
+        moved = report["source_bytes"] / 1048576.0
+        lines.append("moved %.1f MB (the source database) in %.1f s of dump and restore, %.1f MB/s; the dump "
+                     "took %.1f MB on the runner" % (moved, seconds["dump"] + seconds["restore"],
+                                                     moved / (seconds["dump"] + seconds["restore"]),
+                                                     report["dump_bytes"] / 1048576.0))
     for table in report["tables"]:
         if "source_rows" in table:
             lines.append("%s: %s rows (source %s)" % (table["table"], table["target_rows"], table["source_rows"]))

@@ -21,15 +21,18 @@ def test_the_plan_line_says_what_where_and_how():
 
 
 def test_the_report_times_each_phase_from_the_marks():
-    report = migrate.migrate_report(PLAN, section="all", marks=MARKS, dump={"progress": {"bytes": 10 * 1048576}},
-                                    check=CHECK, leftover={"stopped": ["restore"]})
+    report = migrate.migrate_report(PLAN, section="all", marks=MARKS,
+                                    dump={"progress": {"bytes": 10 * 1048576}, "seconds": 8.5},
+                                    restore={"seconds": 18.0}, check=CHECK, leftover={"stopped": ["restore"]})
+    assert report["command_seconds"] == {"dump": 8.5, "restore": 18.0}
     assert report["seconds"] == {"plan": 1.5, "dump": 10.0, "restore": 20.0, "verify": 1.5, "total": 33.0}
     assert report["tables"] == CHECK["tables"] and report["sequences"] == 1
     assert report["stopped_leftovers"] == ["restore"] and report["action"] == "replace"
     lines = migrate.migrate_report_lines(report)
     assert lines[0] == "old:5432/shop -> new:5432/shop (replace, all): 2 table(s), verified"
     assert lines[1] == "seconds: plan 1.5, dump 10.0, restore 20.0, verify 1.5, total 33.0"
-    assert lines[2] == "dump: 10.0 MB, 1.0 MB/s"
+    assert lines[2] == ("moved 3.0 MB (the source database) in 30.0 s of dump and restore, 0.1 MB/s; the dump "
+                        "took 10.0 MB on the runner")
     assert lines[4] == "sales.orders: 20000 rows (source 20000)"
 
 
