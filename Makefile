@@ -5,8 +5,8 @@ SHELL := /bin/bash
 ROOT := $(CURDIR)
 BIN := $(ROOT)/.venv/bin
 STATE ?= $(ROOT)/.state/emulator
-# Two workers: each starts its own stand-in and PostgreSQL server on free ports.
-PYTEST_ARGS ?= -n 2
+# A worker per core: each starts its own stand-in and PostgreSQL server on free ports.
+PYTEST_ARGS ?= -n auto
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections

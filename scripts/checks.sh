@@ -8,7 +8,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log_dir="${CHECKS_LOG_DIR:-$root/tests/output/checks}"
 mkdir -p "$log_dir"
-cd "$root"
+cd "$root" || exit 1
 
 declare -A pid_of=() start_of=()
 run() { # run NAME COMMAND...

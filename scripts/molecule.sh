@@ -3,7 +3,7 @@
 # a time.  Each scenario starts its own emulator on its own port, in its own molecule ephemeral
 # directory, so scenarios do not share state and can run side by side.
 #
-#   MOLECULE_JOBS=3            scenarios run at once (1 = one after the other)
+#   MOLECULE_JOBS=N            scenarios run at once (default: cores + 1; 1 = one after the other)
 #   MOLECULE_SCENARIOS="a b"   run only these scenarios (default: every directory with a molecule.yml)
 #   MOLECULE_EXCLUDE="a b"     skip these scenarios
 #   MOLECULE_LOG_DIR=DIR       where each scenario's output goes (default tests/output/molecule)
@@ -13,7 +13,8 @@
 # run start first (DIR/durations), so the slowest one does not start last.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-jobs_max="${MOLECULE_JOBS:-3}"
+# One more than the cores: a scenario spends part of its time waiting on its stand-in.
+jobs_max="${MOLECULE_JOBS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}"
 log_dir="${MOLECULE_LOG_DIR:-$root/tests/output/molecule}"
 molecule="$root/.venv/bin/molecule"
 # Without history, start the scenarios known to be slow first.

@@ -148,8 +148,8 @@ def exact_rows(cursor, names):
     counts = {}
     for name in names:
         schema, table = split(name)
-        cursor.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema),
-                                                                     sql.Identifier(table)))
+        statement = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+        cursor.execute(statement)
         counts[name] = cursor.fetchone()[0]
     return counts
 

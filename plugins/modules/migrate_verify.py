@@ -109,8 +109,8 @@ def main():
     except _migrate.MigrateError as error:
         module.fail_json(msg=str(error))
     except _migrate.psycopg2.Error as error:
-        module.fail_json(msg="cannot compare the %s %s: %s" % (role, _migrate.label(params[role]),
-                                                             str(error).strip()))
+        module.fail_json(msg="cannot compare the %s %s: %s"
+                         % (role, _migrate.label(params[role]), str(error).strip()))
     report, problems = _migrate.compare(sides["source"], sides["target"], params["tables"], params["section"])
     sequences = {name: {"source": value, "target": sides["target"]["sequences"].get(name)}
                  for name, value in sides["source"]["sequences"].items()}

@@ -134,7 +134,7 @@ def test_jobs_run_detached_report_status_and_are_stopped(tmp_path):
     migrate.make_work_dir(work)
     assert oct(os.stat(work).st_mode & 0o777) == "0o700"
     migrate.start_job(work, "dump", ["sh", "-c", "echo hello; exit 3"], dict(os.environ))
-    for _ in range(100):
+    for dummy in range(100):
         if migrate.job_state(work, "dump")[0] == "finished":
             break
         time.sleep(0.05)
