@@ -30,7 +30,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -155,14 +154,7 @@ def main():
     parser.add_argument("--rows", type=int, default=1000000)
     parser.add_argument("--runs", type=int, default=1)
     options = parser.parse_args()
-    work = tempfile.mkdtemp(prefix="dbops-bench-masking-")
-    os.chmod(work, 0o755)
-    for sub in ("clusters", "sockets", "servers"):
-        os.makedirs(os.path.join(work, sub))
-        postgres.give_to_server_user(os.path.join(work, sub))
-    postgres.give_to_server_user(work)
-    fleet = postgres.PostgresFleet(work, os.path.join(work, "sockets"), os.path.join(work, "servers"))
-    fleet.make_template()
+    fleet, work = postgres.standalone_fleet("dbops-bench-masking-")
     server = fleet.new_server("bench-masking", USER, PASSWORD, None)
     times = {}
     try:

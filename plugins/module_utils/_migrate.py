@@ -52,6 +52,13 @@ def side_suboptions():
     )
 
 
+def both_sides_argument_spec():
+    """The source and the target, and where their client tools are (migrate_info, migrate_verify)."""
+    return dict(source=dict(type="dict", required=True, options=side_suboptions()),
+                target=dict(type="dict", required=True, options=side_suboptions()),
+                bin_dir=dict(type="path"))
+
+
 def label(side):
     return "%s:%s/%s" % (side["host"], side["port"], side["database"])
 

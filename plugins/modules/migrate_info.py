@@ -203,21 +203,16 @@ def read_target(module, password):
 
 
 def main():
-    suboptions = _migrate.side_suboptions()
-    module = AnsibleModule(
-        argument_spec=dict(
-            source=dict(type="dict", required=True, options=suboptions),
-            target=dict(type="dict", required=True, options=suboptions),
-            maintenance_db=dict(type="str", default="postgres"),
-            tables=dict(type="list", elements="str", default=[]),
-            exclude_tables=dict(type="list", elements="str", default=[]),
-            section=dict(type="str", choices=list(_migrate.SECTIONS), default="all"),
-            replace=dict(type="bool", default=False),
-            owner_role=dict(type="str", default=""),
-            bin_dir=dict(type="path"),
-        ),
-        supports_check_mode=True,
+    argument_spec = _migrate.both_sides_argument_spec()
+    argument_spec.update(
+        maintenance_db=dict(type="str", default="postgres"),
+        tables=dict(type="list", elements="str", default=[]),
+        exclude_tables=dict(type="list", elements="str", default=[]),
+        section=dict(type="str", choices=list(_migrate.SECTIONS), default="all"),
+        replace=dict(type="bool", default=False),
+        owner_role=dict(type="str", default=""),
     )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if _migrate.psycopg2 is None:
         module.fail_json(msg=missing_required_lib("psycopg2"))

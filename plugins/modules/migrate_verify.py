@@ -80,18 +80,13 @@ from ansible_collections.dbops.aurora.plugins.module_utils import _migrate
 
 
 def main():
-    suboptions = _migrate.side_suboptions()
-    module = AnsibleModule(
-        argument_spec=dict(
-            source=dict(type="dict", required=True, options=suboptions),
-            target=dict(type="dict", required=True, options=suboptions),
-            tables=dict(type="list", elements="str", required=True),
-            section=dict(type="str", choices=list(_migrate.SECTIONS), default="all"),
-            whole_database=dict(type="bool", default=True),
-            bin_dir=dict(type="path"),
-        ),
-        supports_check_mode=True,
+    argument_spec = _migrate.both_sides_argument_spec()
+    argument_spec.update(
+        tables=dict(type="list", elements="str", required=True),
+        section=dict(type="str", choices=list(_migrate.SECTIONS), default="all"),
+        whole_database=dict(type="bool", default=True),
     )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if _migrate.psycopg2 is None:
         module.fail_json(msg=missing_required_lib("psycopg2"))

@@ -204,17 +204,10 @@ class PostgresDatabase:
 @pytest.fixture(scope="session")
 def postgres_server():
     """One real PostgreSQL server for the tests that need SQL, started and stopped by PID."""
-    import tempfile  # pylint: disable=import-outside-toplevel
     sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
     from aws_emulator import postgres  # pylint: disable=import-outside-toplevel
 
-    root = tempfile.mkdtemp(prefix="dbops-pytest-pg-")
-    os.chmod(root, 0o755)
-    for sub in ("", "clusters", "sockets", "servers"):
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
-        postgres.give_to_server_user(os.path.join(root, sub))
-    fleet = postgres.PostgresFleet(root, os.path.join(root, "sockets"), os.path.join(root, "servers"))
-    fleet.make_template()
+    fleet, root = postgres.standalone_fleet("dbops-pytest-pg-")
     server = fleet.new_server("pytest", "dbadmin", "pytest-password", None)
     try:
         yield server

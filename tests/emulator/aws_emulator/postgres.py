@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -118,6 +119,21 @@ def server_user_can_write(path):
         _as_server_user(["test", "-w", path, "-a", "-x", path]), check=False
     )
     return result.returncode == 0
+
+
+def standalone_fleet(prefix, registry_dir=None):
+    """A fleet outside any emulator (tests, benchmarks, the migrate scenario's source): a new
+    directory of /tmp the server user can reach, with the template made.  Returns (fleet, root);
+    the caller destroys its servers and removes root."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(root, 0o755)
+    for sub in ("clusters", "sockets", "servers"):
+        os.makedirs(os.path.join(root, sub))
+        give_to_server_user(os.path.join(root, sub))
+    give_to_server_user(root)
+    fleet = PostgresFleet(root, os.path.join(root, "sockets"), registry_dir or os.path.join(root, "servers"))
+    fleet.make_template()
+    return fleet, root
 
 
 class PostgresFleet:

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "emulator"))
@@ -56,16 +55,9 @@ def up(root, rows):
     """The state (registry, source.json) goes under root; the data in a directory of /tmp the
     server user can reach (root's home directory is closed to it)."""
     os.makedirs(os.path.join(root, "servers"), exist_ok=True)
-    data_root = tempfile.mkdtemp(prefix="dbops-migrate-source-")
-    os.chmod(data_root, 0o755)
+    fleet, data_root = postgres.standalone_fleet("dbops-migrate-source-", os.path.join(root, "servers"))
     with open(os.path.join(root, "data_root"), "w", encoding="utf-8") as handle:
         handle.write(data_root)
-    for sub in ("clusters", "sockets"):
-        os.makedirs(os.path.join(data_root, sub))
-        postgres.give_to_server_user(os.path.join(data_root, sub))
-    postgres.give_to_server_user(data_root)
-    fleet = postgres.PostgresFleet(data_root, os.path.join(data_root, "sockets"), os.path.join(root, "servers"))
-    fleet.make_template()
     server = fleet.new_server("legacy-source", ADMIN, PASSWORD, DATABASE)
     connection = server.connect(DATABASE)
     try:
