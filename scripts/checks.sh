@@ -24,8 +24,16 @@ run sanity make --no-print-directory sanity
 run lint make --no-print-directory lint
 
 failed=()
-for name in units sanity lint; do
-    if wait "${pid_of[$name]}"; then
+while [ "${#pid_of[@]}" -gt 0 ]; do
+    # Whichever ends first is reported first, with its own time.
+    done_pid="" rc=0
+    wait -n -p done_pid || rc=$?
+    for name in "${!pid_of[@]}"; do
+        [ "${pid_of[$name]}" = "$done_pid" ] || continue
+        unset "pid_of[$name]"
+        break
+    done
+    if [ "$rc" -eq 0 ]; then
         status=passed
     else
         status=FAILED
