@@ -12,8 +12,9 @@ description:
     or C(pg_restore) (O(jobs) parallel jobs, C(--no-owner --no-acl), stopping at the first error)
     from there into the target.
   - The command runs detached, so a task calling the module in an C(until) loop with
-    O(return_after) prints a line of progress (tables written, megabytes) every O(return_after)
-    seconds; a later call finds the command still running and goes on waiting for it.
+    O(return_after) returns every O(return_after) seconds with where the command stands (tables
+    written, megabytes; Ansible prints a line per return, the result at C(-vvv)); a later call
+    finds the command still running and goes on waiting for it.
   - O(work_dir) holds a copy of the data. It is created readable by its owner only, and
     O(state=absent) stops whatever a killed run left running there and removes it.
   - A command that fails is reported with the end of its output; the next call starts it again.
