@@ -22,6 +22,8 @@ import signal
 import subprocess
 import time
 
+from ansible_collections.dbops.aurora.plugins.module_utils._masking import table_exists
+
 try:
     import psycopg2
     from psycopg2 import sql
@@ -262,14 +264,16 @@ def record_digest(source_label, names, section):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _record_table():
+    return sql.Identifier(RECORD_SCHEMA, RECORD_TABLE)
+
+
 def read_record(cursor):
     """The latest migration recorded in this database, or None."""
-    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", ("%s.%s" % (RECORD_SCHEMA, RECORD_TABLE),))
-    if not cursor.fetchone()[0]:
+    if not table_exists(cursor, RECORD_SCHEMA, RECORD_TABLE):
         return None
     cursor.execute(sql.SQL("SELECT source, digest, section, status, started::text, finished::text "
-                           "FROM {}.{} ORDER BY started DESC LIMIT 1")
-                   .format(sql.Identifier(RECORD_SCHEMA), sql.Identifier(RECORD_TABLE)))
+                           "FROM {} ORDER BY started DESC LIMIT 1").format(_record_table()))
     row = cursor.fetchone()
     if row is None:
         return None
@@ -278,20 +282,17 @@ def read_record(cursor):
 
 def write_started(cursor, source_label, digest, section):
     cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(RECORD_SCHEMA)))
-    cursor.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (source text NOT NULL, digest text NOT NULL, "
+    cursor.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (source text NOT NULL, digest text NOT NULL, "
                            "section text NOT NULL, status text NOT NULL, "
                            "started timestamptz NOT NULL DEFAULT clock_timestamp(), finished timestamptz, "
-                           "report jsonb)")
-                   .format(sql.Identifier(RECORD_SCHEMA), sql.Identifier(RECORD_TABLE)))
-    cursor.execute(sql.SQL("INSERT INTO {}.{} (source, digest, section, status) VALUES (%s, %s, %s, 'restoring')")
-                   .format(sql.Identifier(RECORD_SCHEMA), sql.Identifier(RECORD_TABLE)),
-                   (source_label, digest, section))
+                           "report jsonb)").format(_record_table()))
+    cursor.execute(sql.SQL("INSERT INTO {} (source, digest, section, status) VALUES (%s, %s, %s, 'restoring')")
+                   .format(_record_table()), (source_label, digest, section))
 
 
 def write_finished(cursor, report):
-    cursor.execute(sql.SQL("UPDATE {0}.{1} SET status = 'complete', finished = clock_timestamp(), "
-                           "report = %s WHERE started = (SELECT max(started) FROM {0}.{1})")
-                   .format(sql.Identifier(RECORD_SCHEMA), sql.Identifier(RECORD_TABLE)),
+    cursor.execute(sql.SQL("UPDATE {0} SET status = 'complete', finished = clock_timestamp(), "
+                           "report = %s WHERE started = (SELECT max(started) FROM {0})").format(_record_table()),
                    (json.dumps(report),))
     return cursor.rowcount
 
@@ -341,8 +342,7 @@ def decide(facts, replace, section):
         if missing:
             problems.append("a data-only migration needs the tables on the target first; missing: %s"
                             % ", ".join(missing))
-        filled = sorted(n for n in facts["tables"] if target["tables"].get(n))
-        in_the_way = filled
+        in_the_way = sorted(n for n in facts["tables"] if target["tables"].get(n))
     else:
         in_the_way = sorted(target["tables"])
     if problems:
@@ -442,17 +442,27 @@ def start_job(work_dir, step, argv, env):
     return process.pid
 
 
+def _recorded_job(work_dir, step):
+    """(pid, start time) as start_job recorded them, or None when no job was started."""
+    pid_file = job_paths(work_dir, step)["pid"]
+    if not os.path.exists(pid_file):
+        return None
+    with open(pid_file) as handle:
+        pid, _space, started = handle.read().strip().partition(" ")
+    return int(pid), started
+
+
 def job_state(work_dir, step):
     """("none" | "running" | "finished", exit status or None)."""
-    paths = job_paths(work_dir, step)
-    if os.path.exists(paths["rc"]):
-        with open(paths["rc"]) as handle:
+    rc_file = job_paths(work_dir, step)["rc"]
+    if os.path.exists(rc_file):
+        with open(rc_file) as handle:
             return "finished", int(handle.read().strip() or 1)
-    if not os.path.exists(paths["pid"]):
+    recorded = _recorded_job(work_dir, step)
+    if recorded is None:
         return "none", None
-    with open(paths["pid"]) as handle:
-        pid, _space, started = handle.read().strip().partition(" ")
-    if _process_start(int(pid)) == started:
+    pid, started = recorded
+    if _process_start(pid) == started:
         return "running", None
     return "finished", None  # gone without a status: killed
 
@@ -462,12 +472,10 @@ def stop_jobs(work_dir, grace=10.0):
     steps stopped."""
     stopped = []
     for step in JOB_STEPS:
-        pid_file = job_paths(work_dir, step)["pid"]
-        if not os.path.exists(pid_file):
+        recorded = _recorded_job(work_dir, step)
+        if recorded is None:
             continue
-        with open(pid_file) as handle:
-            pid, _space, started = handle.read().strip().partition(" ")
-        pid = int(pid)
+        pid, started = recorded
         if _process_start(pid) != started:
             continue
         try:

@@ -139,6 +139,7 @@ stopped:
 """
 
 import os
+import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -226,7 +227,7 @@ def main():
         _migrate.make_work_dir(work_dir)
         if step == "dump" and os.path.exists(dump_dir):
             # A dump left without a job record is incomplete: pg_dump starts from an empty directory.
-            _migrate.remove_work_dir(dump_dir)
+            shutil.rmtree(dump_dir)
         if step == "restore":
             with open(paths["total"], "w") as handle:
                 handle.write("%d\n" % _migrate.count_table_data(argv[0], dump_dir))
