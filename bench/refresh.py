@@ -12,6 +12,15 @@ after that moment each wait of the refresh noticed it.  Results also go to bench
 
     .venv/bin/python bench/refresh.py [--runs 3] [--creating-seconds 0] [--poll-interval S]
                                       [--port 0] [--keep] [--baseline]
+                                      [--method snapshot|clone|both] [--restore-seconds-per-mb R]
+                                      [--clone-seconds C]
+
+--method clone refreshes by cross-account clone (refresh_method: clone; production shares its
+cluster once with playbooks/share_cluster.yml, timed apart); --method both runs --runs snapshot
+refreshes, then --runs clone refreshes, in one emulator, and prints both summaries.  With
+--restore-seconds-per-mb R a snapshot restore stays `creating` R seconds per MB of its data on
+top of --creating-seconds, and with --clone-seconds C a clone stays `creating` C seconds
+whatever its size: the proportions of AWS (a restore grows with the data, a clone does not).
 
 With --baseline each run also refreshes once with bench/baseline_refresh.py (the same essential
 calls in plain boto3 and psycopg2) on a snapshot of its own, and prints both side by side.
@@ -39,8 +48,8 @@ RESULTS = os.path.join(ROOT, "bench", "results")
 INVENTORY = os.path.join(ROOT, "inventories", "local")
 # Other emulators on this machine use these; never take them.
 RESERVED_PORTS = {4566} | set(range(4571, 4579))
-STEPS = ("promoted", "copied", "restored", "sanitized", "verified", "swapped", "published",
-         "retained", "total")
+STEPS = ("promoted", "copied", "retired", "restored", "sanitized", "verified", "swapped",
+         "published", "retained", "total")
 TOP_CALLS = 5
 LAG_NOTE = """\
 detection lag = the moment the refresh noticed (see "noticed:") minus available_at, the moment
@@ -62,9 +71,10 @@ def free_port():
             return port
 
 
-def emulator_up(state_dir, port, creating_seconds):
+def emulator_up(state_dir, port, creating_seconds, *delays):
+    """``delays``: more aws-emulator up options (--clone-seconds 10 ...)."""
     out = subprocess.run([EMULATOR, "up", "--state-dir", state_dir, "--port", str(port),
-                          "--creating-seconds", str(creating_seconds)],
+                          "--creating-seconds", str(creating_seconds)] + list(delays),
                          capture_output=True, text=True, check=True, timeout=180).stdout
     env = {}
     for line in out.splitlines():
@@ -287,20 +297,25 @@ def calls_between(before, after):
             "calls": dict(sorted(diff.items(), key=lambda item: (-item[1], item[0])))}
 
 
-def one_run(index, env, url, logs, extra_vars, baseline=False):
+def one_run(index, env, url, logs, extra_vars, baseline=False, method="snapshot"):
     name = "app-prod-%s-%d" % (datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y%m%d-%H%M%S"), index)
-    run = {"run": index, "snapshot": name}
+    run = {"run": index, "snapshot": name, "method": method}
     control(url, "available?reset=1")
-    run["share_seconds"], share_events = playbook(
-        env, os.path.join(logs, "share-%d.jsonl" % index), "share_snapshot.yml",
-        "snapshot_share_snapshot_identifier=" + name, jsonl=True)
+    if method == "clone":  # production's cluster is shared once (benchmark); nothing per run
+        name, run["share_seconds"], share_events = "app-prod (clone)", None, []
+        extra_vars = list(extra_vars) + ["refresh_method=clone"]
+    else:
+        run["share_seconds"], share_events = playbook(
+            env, os.path.join(logs, "share-%d.jsonl" % index), "share_snapshot.yml",
+            "snapshot_share_snapshot_identifier=" + name, jsonl=True)
     share_entries = control(url, "available?reset=1")["resources"]
-    report_path = os.path.join(logs, "report-%d.json" % index)
+    index = "%s-%d" % (method, index)
+    report_path = os.path.join(logs, "report-%s.json" % index)
     before = control(url, "calls")
     try:
         run["wall_seconds"], events = playbook(
-            env, os.path.join(logs, "refresh-%d.jsonl" % index), "refresh_acceptance.yml",
+            env, os.path.join(logs, "refresh-%s.jsonl" % index), "refresh_acceptance.yml",
             "refresh_report_path=" + report_path, *extra_vars, jsonl=True)
     finally:
         run["api_calls"] = calls_between(before, control(url, "calls"))
@@ -308,10 +323,10 @@ def one_run(index, env, url, logs, extra_vars, baseline=False):
     with open(report_path, encoding="utf-8") as handle:
         report = json.load(handle)
     run["aws_module_runs"] = aws_module_runs(events)
-    if baseline:
+    if baseline and method == "snapshot":  # the baseline restores a snapshot
         base_name = name + "-base"
         control(url, "available?reset=1")
-        playbook(env, os.path.join(logs, "share-base-%d.jsonl" % index), "share_snapshot.yml",
+        playbook(env, os.path.join(logs, "share-base-%s.jsonl" % index), "share_snapshot.yml",
                  "snapshot_share_snapshot_identifier=" + base_name, jsonl=True)
         control(url, "available?reset=1")
         before_base = control(url, "calls")
@@ -338,7 +353,8 @@ def fmt(value):
 
 
 def run_rows(run):
-    rows = [("share_snapshot.yml (production; not in the refresh)", run["share_seconds"])]
+    rows = [("share_snapshot.yml (production; not in the refresh)", run["share_seconds"])] \
+        if run["share_seconds"] is not None else []
     rows.append(("phase 1 update_latest (play wall time)", run["phases"].get("update_latest")))
     rows.append(("phase 2 restore_current (play wall time)", run["phases"].get("restore_current")))
     for step in STEPS:
@@ -359,8 +375,8 @@ def run_rows(run):
 
 
 def print_run(run):
-    print("\nrun %d: snapshot %s -> %s, %s" % (run["run"], run["snapshot"], run["new_cluster"],
-                                               run["status"]))
+    print("\nrun %d (%s): %s -> %s, %s"
+          % (run["run"], run["method"], run["snapshot"], run["new_cluster"], run["status"]))
     for label, value in run_rows(run):
         print("  %-70s %8s %s" % (label, fmt(value), "x" if label.startswith("ratio") else "s"))
     calls = run["api_calls"]
@@ -424,6 +440,13 @@ def parse_args():
     parser.add_argument("--baseline", action="store_true",
                         help="after each refresh, share another snapshot and refresh with the "
                              "minimal boto3 script (bench/baseline_refresh.py), side by side")
+    parser.add_argument("--method", choices=["snapshot", "clone", "both"], default="snapshot",
+                        help="refresh_method of the runs; both: --runs of each (default snapshot)")
+    parser.add_argument("--restore-seconds-per-mb", type=float, default=0.0,
+                        help="a snapshot restore stays creating this long per MB of its data")
+    parser.add_argument("--clone-seconds", type=float, default=-1.0,
+                        help="a clone stays creating this long, whatever its size "
+                             "(default: --creating-seconds)")
     parser.add_argument("--keep", action="store_true",
                         help="leave the emulator up and the logs in place at the end")
     options = parser.parse_args()
@@ -451,20 +474,31 @@ def benchmark(options, work, result):
     state_dir = os.path.join(work, "emulator")
     logs = os.path.join(work, "logs")
     os.makedirs(logs)
-    env = ansible_env(emulator_up(state_dir, port, options.creating_seconds))
+    env = ansible_env(emulator_up(state_dir, port, options.creating_seconds,
+                                  "--restore-seconds-per-mb", str(options.restore_seconds_per_mb),
+                                  "--clone-seconds", str(options.clone_seconds)))
     url = env["AWS_ENDPOINT_URL"]
-    print("emulator: %s (state %s), creating_seconds %s, refresh_poll_interval %s"
-          % (url, state_dir, options.creating_seconds, result["poll_interval"]))
+    print("emulator: %s (state %s), creating_seconds %s, restore_seconds_per_mb %s, "
+          "clone_seconds %s, refresh_poll_interval %s"
+          % (url, state_dir, options.creating_seconds, options.restore_seconds_per_mb,
+             options.clone_seconds, result["poll_interval"]))
     result["provision_seconds"], _events = playbook(env, os.path.join(logs, "provision.log"),
                                                     "provision.yml")
     print("provision.yml (both accounts, once, not a refresh run): %.2f s"
           % result["provision_seconds"])
     extra = [] if options.poll_interval is None else [
         "refresh_poll_interval=%s" % options.poll_interval]
-    for index in range(1, options.runs + 1):
-        run = one_run(index, env, url, logs, extra, baseline=options.baseline)
-        result["runs"].append(run)
-        print_run(run)
+    methods = ["snapshot", "clone"] if options.method == "both" else [options.method]
+    for method in methods:
+        if method == "clone":
+            result["share_cluster_seconds"], _events = playbook(
+                env, os.path.join(logs, "share-cluster.log"), "share_cluster.yml")
+            print("share_cluster.yml (production shares its cluster, acceptance accepts; once): "
+                  "%.2f s" % result["share_cluster_seconds"])
+        for index in range(1, options.runs + 1):
+            run = one_run(index, env, url, logs, extra, baseline=options.baseline, method=method)
+            result["runs"].append(run)
+            print_run(run)
 
 
 # What stops a benchmark run; it then cleans up and reports what it measured so far.
@@ -509,9 +543,12 @@ def main():
               "tests/emulator/aws-emulator down --state-dir %s/emulator" % (work, work))
     else:
         print("\n" + emulator_down(os.path.join(work, "emulator")))
+    for method in sorted({run["method"] for run in result["runs"]}, reverse=True):
+        runs = [run for run in result["runs"] if run["method"] == method]
+        result.setdefault("summary", {})[method] = summarize(runs)
+        print("\nmethod %s:" % method)
+        print_summary(result["summary"][method], len(runs))
     if result["runs"]:
-        result["summary"] = summarize(result["runs"])
-        print_summary(result["summary"], len(result["runs"]))
         if any(run["detection"] for run in result["runs"]):
             print("\n" + LAG_NOTE)
     if failed:

@@ -90,10 +90,42 @@ def rollback_plan(clusters, canonical, fallback_id):
     return conventions.rollback_plan(clusters, canonical, fallback_id)
 
 
-def refresh_record(snapshot, created=None, phase=None, instance_prefix=None, with_source=True):
+def refresh_record(snapshot, created=None, phase=None, instance_prefix=None, with_source=True,
+                   identifier=None):
     """The tags a refresh writes on its copy and its new cluster (its record of progress)."""
     refresh_id(snapshot)  # the same error for an empty snapshot
-    return conventions.refresh_record(snapshot, created, phase, instance_prefix, with_source)
+    return conventions.refresh_record(snapshot, created, phase, instance_prefix, with_source,
+                                      identifier)
+
+
+def clone_refresh_id(record, source_cluster, started_at):
+    """A clone run's refresh id: the unfinished one the clone pointer records for this source
+    (a rerun resumes it), else a new one from the source and this run's start."""
+    if not source_cluster or not started_at:
+        raise AnsibleFilterError("clone_refresh_id needs the source cluster's ARN and the run's start")
+    if record and not isinstance(record, dict):
+        raise AnsibleFilterError("clone_refresh_id: the clone pointer must be a dict, not %r" % (record,))
+    return conventions.clone_refresh_id(record, source_cluster, started_at)
+
+
+def clone_record(refresh_id_, source_cluster, state, restorable_time=None, started_at=None):
+    """The clone pointer's value (what was cloned, from where, at what restorable time)."""
+    try:
+        return conventions.clone_record(refresh_id_, source_cluster, state, restorable_time,
+                                        started_at)
+    except ValueError as error:
+        raise AnsibleFilterError("clone_record: %s" % error) from error
+
+
+def final_snapshot_to_restore(snapshots, clusters, canonical):
+    """The final snapshot of a clone a rollback restores first (None when a previous cluster,
+    a half-done swap or an earlier restore of it comes first)."""
+    return conventions.final_snapshot_to_restore(snapshots, clusters, canonical)
+
+
+def final_snapshot_pattern(canonical):
+    """The regular expression of the final snapshots a clone refresh keeps for rollback."""
+    return conventions.final_snapshot_pattern(canonical)
 
 
 def record_of(tags):
@@ -180,4 +212,7 @@ class FilterModule:
                 "step_durations": step_durations, "sanitize_cluster_name": sanitize_cluster_name,
                 "sanitized_snapshot_name": sanitized_snapshot_name,
                 "sanitized_snapshot_pattern": sanitized_snapshot_pattern,
-                "sanitize_tags": sanitize_tags, "is_sanitize_temporary": is_sanitize_temporary}
+                "sanitize_tags": sanitize_tags, "is_sanitize_temporary": is_sanitize_temporary,
+                "clone_refresh_id": clone_refresh_id, "clone_record": clone_record,
+                "final_snapshot_pattern": final_snapshot_pattern,
+                "final_snapshot_to_restore": final_snapshot_to_restore}

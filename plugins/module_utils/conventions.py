@@ -49,11 +49,13 @@ def candidate_name(canonical, snapshot):
     return "%s-%s" % (canonical, refresh_id(snapshot))
 
 
-def refresh_record(snapshot, created=None, phase=None, instance_prefix=None, with_source=True):
+def refresh_record(snapshot, created=None, phase=None, instance_prefix=None, with_source=True,
+                   identifier=None):
     """The tags a refresh writes on what it makes from ``snapshot`` (acceptance's copy, the new
     cluster): its record of progress, read back by a rerun.  ``with_source=False`` leaves out
-    dbops:source-snapshot, which cluster_restore writes itself (the snapshot it restored)."""
-    tags = {REFRESH_ID_TAG: refresh_id(snapshot)}
+    dbops:source-snapshot, which cluster_restore writes itself (the snapshot it restored).
+    ``identifier`` is the refresh id when it is not the snapshot's (a clone's, clone_refresh_id)."""
+    tags = {REFRESH_ID_TAG: identifier or refresh_id(snapshot)}
     if with_source:
         tags[SOURCE_SNAPSHOT_TAG] = str(snapshot)
     for key, value in ((SOURCE_CREATED_TAG, created), (PHASE_TAG, phase),
@@ -184,6 +186,118 @@ def retention_plan(clusters, canonical, keep_previous, refresh_id=None):
                 expired.append((cluster, "left by a %s run of another refresh"
                                 % tags.get(PHASE_TAG)))
     return kept, expired
+
+
+# A clone refresh (refresh_method: clone) restores production's cluster, shared through AWS RAM,
+# copy-on-write at its latest restorable time.  AWS allows one cross-account clone of a lineage
+# (clusters with one CloneGroupId) per account, so the previous clone cannot be kept: it is
+# snapshotted as <canonical>-final-<its refresh id> (the final snapshot a rollback restores, as
+# the cluster <canonical>-previous-<that refresh id>-f) and deleted before the new clone is made.
+SOURCE_CLUSTER_TAG = "dbops:source-cluster"
+FINAL_INFIX = "-final-"
+# A cluster restored from a final snapshot: a previous cluster whose name no swap gives.
+FINAL_RESTORE_SUFFIX = "-f"
+CLONE_STATES = ("cloning", "serving")
+
+
+def clone_refresh_id(record, source_cluster, started_at):
+    """This clone run's refresh id: the one in ``record`` (the clone pointer, a dict) when a run
+    of the same source left it unfinished (state cloning), so a rerun after a crash resumes that
+    clone; otherwise a new one from the source and this run's start, computed once per run."""
+    record = record or {}
+    if record.get("state") == "cloning" and record.get("source_cluster") == source_cluster \
+            and is_refresh_id(record.get("refresh_id")):
+        return record["refresh_id"]
+    return refresh_id("%s@%s" % (source_cluster, started_at))
+
+
+def clone_record(refresh_id_, source_cluster, state, restorable_time=None, started_at=None):
+    """The clone pointer's value: what was cloned, from where and when (JSON in SSM)."""
+    if state not in CLONE_STATES:
+        raise ValueError("clone state must be one of %s" % ", ".join(CLONE_STATES))
+    return {"refresh_id": refresh_id_, "source_cluster": source_cluster, "state": state,
+            "restorable_time": restorable_time, "started_at": started_at}
+
+
+def final_snapshot_name(canonical, refresh_id_):
+    """The snapshot a clone refresh keeps of a clone it deletes (the rollback restores it)."""
+    return canonical + FINAL_INFIX + refresh_id_
+
+
+def final_snapshot_pattern(canonical):
+    return "^%s(%s)$" % (re.escape((canonical + FINAL_INFIX).lower()), REFRESH_ID_PATTERN)
+
+
+def final_restore_name(canonical, snapshot_name):
+    """The cluster a rollback restores a final snapshot as: <canonical>-previous-<id>-f, a
+    previous cluster to retention and rollback, and never a name a swap gives (-previous-<id>,
+    -previous-<id>-N), so it cannot clash with the cluster the same refresh put aside."""
+    match = re.match(final_snapshot_pattern(canonical), str(snapshot_name).lower())
+    if match is None:
+        raise ValueError("%r is not a final snapshot of %s" % (snapshot_name, canonical))
+    return previous_prefix(canonical.lower()) + match.group(1) + FINAL_RESTORE_SUFFIX
+
+
+def belongs_to(identifier, canonical):
+    """Whether a cluster name is one this environment's refresh gives (canonical, a candidate,
+    a previous or undone cluster)."""
+    name, canonical = str(identifier).lower(), canonical.lower()
+    return (name == canonical or is_candidate_name(name, canonical)
+            or name.startswith((previous_prefix(canonical), undone_prefix(canonical))))
+
+
+def lineage_plan(clusters, canonical, clone_group_id, keep_identifier=None):
+    """(own, foreign): this account's clusters in the source's clone lineage (same
+    CloneGroupId).  Own ones belong to this environment and are retired before a new clone
+    (except ``keep_identifier``, the candidate a rerun resumes); a foreign one makes a clone
+    impossible (one per lineage per account).  ``clusters`` as DescribeDBClusters returns them."""
+    own, foreign = [], []
+    for cluster in clusters or []:
+        if not clone_group_id or cluster.get("CloneGroupId") != clone_group_id:
+            continue
+        identifier = cluster["DBClusterIdentifier"]
+        if keep_identifier and identifier.lower() == keep_identifier.lower():
+            continue
+        tags = {tag["Key"]: tag["Value"] for tag in cluster.get("TagList", [])}
+        if belongs_to(identifier, canonical) and not is_production(tags):
+            own.append(cluster)
+        else:
+            foreign.append(cluster)
+    return own, foreign
+
+
+def final_snapshot_to_restore(snapshots, clusters, canonical):
+    """The final snapshot a rollback restores first, or None: the newest available one of
+    ``canonical``'s (by dbops:retired-at), when it was not restored yet, no swap is
+    half done and no previous cluster stopped serving after it; with its tags as a dict and
+    ``restore_identifier``, the cluster to restore it as (final_restore_name).
+    ``snapshots`` and ``clusters`` as amazon.aws's rds_snapshot_info and rds_cluster_info
+    return them."""
+    if interrupted_swap(clusters, canonical) is not None:
+        return None
+    pattern = final_snapshot_pattern(canonical)
+    names = {str(cluster.get("db_cluster_identifier", "")).lower() for cluster in clusters or []}
+
+    def listed_tags(resource):
+        # rds_snapshot_info fills tag_list (its tags may stay empty); rds_cluster_info fills tags.
+        return resource.get("tags") or {tag["key"]: tag["value"] for tag in resource.get("tag_list") or []}
+
+    def retired(resource):
+        return str(listed_tags(resource).get(RETIRED_AT_TAG) or "")
+
+    finals = sorted((snapshot for snapshot in snapshots or []
+                     if re.match(pattern, str(snapshot.get("db_cluster_snapshot_identifier", "")).lower())
+                     and snapshot.get("status") == "available"), key=retired, reverse=True)
+    if not finals:
+        return None
+    newest = finals[0]
+    restore_identifier = final_restore_name(canonical, newest["db_cluster_snapshot_identifier"])
+    if restore_identifier in names:
+        return None  # restored already: the rollback plan finds the cluster
+    previous = retired_first(clusters, canonical)
+    if previous and retired(previous[0]) >= retired(newest):
+        return None
+    return dict(newest, tags=listed_tags(newest), restore_identifier=restore_identifier)
 
 
 # Sanitise-then-share (production side): production's snapshot is restored as a temporary

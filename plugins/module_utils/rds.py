@@ -124,3 +124,38 @@ def describe_all(client, operation, result_key, page_size=100, **params):
         marker = page.get("Marker")
         if not marker:
             return items
+
+
+def delete(client, fence, cluster, unprotected):
+    """Start deleting one cluster: protection off, its instances, then the cluster."""
+    identifier = cluster["DBClusterIdentifier"]
+    if cluster.get("DeletionProtection"):
+        fence.check()
+        client.modify_db_cluster(DBClusterIdentifier=identifier, DeletionProtection=False,
+                                 ApplyImmediately=True, aws_retry=True)
+        unprotected.append(identifier)
+    for member in cluster.get("DBClusterMembers", []):
+        fence.check()
+        try:
+            client.delete_db_instance(DBInstanceIdentifier=member["DBInstanceIdentifier"],
+                                      SkipFinalSnapshot=True, aws_retry=True)
+        except is_boto3_error_code(["DBInstanceNotFound", "InvalidDBInstanceState"]):
+            pass  # already going (a rerun) or gone
+
+
+def delete_cluster_when_empty(client, fence, identifier):
+    """Delete the cluster once its instances are gone; True once it is gone or going."""
+    cluster = describe_cluster(client, identifier)
+    if cluster is None:
+        return True
+    if cluster.get("DBClusterMembers"):
+        return False
+    if cluster.get("Status") == "deleting":
+        return True
+    fence.check()
+    try:
+        client.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True,
+                                 aws_retry=True)
+    except is_boto3_error_code(["DBClusterNotFoundFault", "InvalidDBClusterStateFault"]):
+        pass  # already going (a rerun) or gone
+    return True

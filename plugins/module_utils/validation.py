@@ -39,6 +39,19 @@ def snapshot_reference_problem(value):
     return rds_identifier_problem(value)
 
 
+_CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:(?P<name>.+)$")
+
+
+def cluster_reference_problem(value):
+    """A cluster is named by an RDS identifier or by a cluster ARN."""
+    if isinstance(value, str) and value.startswith("arn:"):
+        match = _CLUSTER_ARN.match(value)
+        if match is None:
+            return "is not a cluster ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME)"
+        return rds_identifier_problem(match.group("name"))
+    return rds_identifier_problem(value)
+
+
 def parse_snapshot_arn(value):
     """The parts of a cluster snapshot ARN as a dict, or None when it is not one."""
     match = _SNAPSHOT_ARN.match(value or "")

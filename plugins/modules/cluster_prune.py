@@ -109,9 +109,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.dbops.aurora.plugins.module_utils import conventions
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import delete
+from ansible_collections.dbops.aurora.plugins.module_utils.rds import delete_cluster_when_empty
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_all
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import describe_cluster
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import retrying_client
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import wait_until
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import check_inputs
@@ -131,41 +132,6 @@ def as_listed(cluster):
             "cluster_create_time": created.isoformat() if hasattr(created, "isoformat") else created,
             "tags": boto3_tag_list_to_ansible_dict(cluster.get("TagList", [])),
             "raw": cluster}
-
-
-def delete(client, fence, cluster, unprotected):
-    """Start deleting one cluster: protection off, its instances, then the cluster."""
-    identifier = cluster["DBClusterIdentifier"]
-    if cluster.get("DeletionProtection"):
-        fence.check()
-        client.modify_db_cluster(DBClusterIdentifier=identifier, DeletionProtection=False,
-                                 ApplyImmediately=True, aws_retry=True)
-        unprotected.append(identifier)
-    for member in cluster.get("DBClusterMembers", []):
-        fence.check()
-        try:
-            client.delete_db_instance(DBInstanceIdentifier=member["DBInstanceIdentifier"],
-                                      SkipFinalSnapshot=True, aws_retry=True)
-        except is_boto3_error_code(["DBInstanceNotFound", "InvalidDBInstanceState"]):
-            pass  # already going (a rerun) or gone
-
-
-def delete_cluster_when_empty(client, fence, identifier):
-    """Delete the cluster once its instances are gone; True once it is gone or going."""
-    cluster = describe_cluster(client, identifier)
-    if cluster is None:
-        return True
-    if cluster.get("DBClusterMembers"):
-        return False
-    if cluster.get("Status") == "deleting":
-        return True
-    fence.check()
-    try:
-        client.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True,
-                                 aws_retry=True)
-    except is_boto3_error_code(["DBClusterNotFoundFault", "InvalidDBClusterStateFault"]):
-        pass  # already going (a rerun) or gone
-    return True
 
 
 def main():

@@ -27,9 +27,15 @@ description:
   - Idempotent and resumable. With O(wait=false) each call does what can be done now and
     returns RV(stage) and RV(complete), so a task can call it in an C(until) loop and show
     progress. With O(wait=true) it polls every O(poll_interval) seconds until complete.
+  - With O(source_cluster) instead of O(snapshot) it clones a cluster copy-on-write at its
+    latest restorable time (C(RestoreDBClusterToPointInTime), restore type C(copy-on-write)),
+    also a cluster another account shares with this one through AWS RAM, named by ARN. That
+    API takes neither the backup retention nor the backup window; they are set with the
+    maintenance window in the last stage. M(dbops.aurora.clone_lineage) checks AWS's limits on
+    clones before.
   - An existing cluster is only continued when its C(dbops:source-snapshot) tag names
     O(snapshot) (compared in lower case; a name and the ARN of the same snapshot are
-    equivalent). Otherwise, or when it is tagged C(environment=production), the module fails
+    equivalent), or its C(dbops:source-cluster) tag names O(source_cluster). Otherwise, or when it is tagged C(environment=production), the module fails
     and touches nothing.
   - Never deletes anything; instances of the cluster beyond O(instance_count) are reported in
     RV(extra_instances) and left alone. Settings of an existing cluster are not changed.
@@ -49,8 +55,13 @@ options:
     description:
       - The cluster snapshot to restore, by name (this account) or by ARN (this account, or a
         snapshot shared with it by another account).
+      - Exactly one of O(snapshot) and O(source_cluster) is required.
     type: str
-    required: true
+  source_cluster:
+    description:
+      - The cluster to clone, by identifier (this account) or by ARN (this account, or a
+        cluster shared with it through AWS RAM).
+    type: str
   engine:
     description:
       - Engine of the snapshot and of the restored cluster.
@@ -182,7 +193,8 @@ options:
     description:
       - Tags of the restored cluster and of its instances, applied when they are created.
         Tags of an existing cluster are not changed.
-      - The module adds C(dbops:source-snapshot) (O(snapshot) as given), which is its record of
+      - The module adds C(dbops:source-snapshot) (O(snapshot) as given) or
+        C(dbops:source-cluster) (O(source_cluster) as given), which is its record of
         where the cluster came from, and C(dbops:instance-prefix); these keys,
         C(dbops:credentials) and C(dbops:settings) cannot be set here.
     type: dict
@@ -364,6 +376,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import INSTANCE_PREFIX_TAG
+from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_CLUSTER_TAG
 from ansible_collections.dbops.aurora.plugins.module_utils.conventions import SOURCE_SNAPSHOT_TAG, is_production
 from ansible_collections.dbops.aurora.plugins.module_utils._lock import FENCE_OPTION, Fence
 from ansible_collections.dbops.aurora.plugins.module_utils._snapshots import (
@@ -381,6 +394,7 @@ from ansible_collections.dbops.aurora.plugins.module_utils.rds import (
 )
 from ansible_collections.dbops.aurora.plugins.module_utils.validation import (
     check_inputs,
+    cluster_reference_problem,
     rds_identifier_problem,
     snapshot_reference_problem,
 )
@@ -390,7 +404,8 @@ CREDENTIALS_RESET = "reset"
 # The settings the restore API does not take (maintenance window, Data API), applied once.
 SETTINGS_TAG = "dbops:settings"
 SETTINGS_APPLIED = "applied"
-RESERVED_TAGS = (SOURCE_SNAPSHOT_TAG, INSTANCE_PREFIX_TAG, CREDENTIALS_TAG, SETTINGS_TAG)
+RESERVED_TAGS = (SOURCE_SNAPSHOT_TAG, SOURCE_CLUSTER_TAG, INSTANCE_PREFIX_TAG, CREDENTIALS_TAG,
+                 SETTINGS_TAG)
 SECRET_ARN_PREFIX = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 MAX_INSTANCES = 15
 # States a cluster or instance does not leave by itself: waiting would only time out.
@@ -417,6 +432,10 @@ class Restore:
         self.stage = "restoring"
         self.waiting_for = ""
         self.known_references = None  # the ways the snapshot can be named, once looked up
+        # A clone's record is the source cluster; a restore's, the snapshot.
+        self.cloning = bool(self.params["source_cluster"])
+        self.source = self.params["source_cluster"] or self.params["snapshot"]
+        self.source_tag = SOURCE_CLUSTER_TAG if self.cloning else SOURCE_SNAPSHOT_TAG
         self.fence = Fence(module)
 
     def fail(self, msg, **extra):
@@ -482,10 +501,12 @@ def password_problem(password):
 
 def check_arguments(module):
     params = module.params
-    check_inputs(module, {
-        "db_cluster_identifier": (rds_identifier_problem, params["db_cluster_identifier"]),
-        "snapshot": (snapshot_reference_problem, params["snapshot"]),
-    })
+    checks = {"db_cluster_identifier": (rds_identifier_problem, params["db_cluster_identifier"])}
+    if params["snapshot"] is not None:
+        checks["snapshot"] = (snapshot_reference_problem, params["snapshot"])
+    else:
+        checks["source_cluster"] = (cluster_reference_problem, params["source_cluster"])
+    check_inputs(module, checks)
     problems = []
     count = params["instance_count"]
     if not 1 <= count <= MAX_INSTANCES:
@@ -551,12 +572,15 @@ def check_snapshot(run):
 
 
 def same_source(run, tagged):
-    """True when the tag value names the snapshot asked for (name and ARN are equivalent)."""
-    ref = run.params["snapshot"].lower()
+    """True when the tag value names the snapshot asked for (name and ARN are equivalent), or
+    the cluster asked to clone."""
+    ref = run.source.lower()
     if not tagged:
         return False
     if tagged.lower() == ref:
         return True
+    if run.cloning:
+        return False
     if run.known_references is None:
         snapshot = describe_cluster_snapshot(run.rds, run.params["snapshot"])
         run.known_references = references(snapshot) if snapshot else set()
@@ -569,11 +593,11 @@ def check_existing(run, cluster):
     if is_production(tags):
         run.fail("cluster %s exists and is tagged environment=production: refusing to touch it"
                  % run.identifier)
-    source = tags.get(SOURCE_SNAPSHOT_TAG)
+    source = tags.get(run.source_tag)
     if not same_source(run, source):
         run.fail("cluster %s exists and was not restored from %s (its %s tag is %s): refusing "
                  "to touch it; choose another db_cluster_identifier"
-                 % (run.identifier, run.params["snapshot"], SOURCE_SNAPSHOT_TAG,
+                 % (run.identifier, run.source, run.source_tag,
                     repr(source) if source else "missing"))
     if cluster.get("Engine") != run.params["engine"]:
         run.fail("cluster %s exists and runs engine %s, not %s (engine): refusing to touch it"
@@ -622,7 +646,8 @@ def wants_password(run):
 
 
 def wants_settings(run):
-    return bool(run.params["preferred_maintenance_window"] or run.params["enable_http_endpoint"])
+    return bool(run.params["preferred_maintenance_window"] or run.params["enable_http_endpoint"]
+                or run.cloning)
 
 
 def settings_applied(run):
@@ -668,19 +693,27 @@ def assess(run):
 def restore_params(run):
     params = run.params
     tags = dict(params["tags"] or {})
-    tags[SOURCE_SNAPSHOT_TAG] = params["snapshot"]
-    request = dict(DBClusterIdentifier=run.identifier, SnapshotIdentifier=params["snapshot"],
-                   Engine=params["engine"], BackupRetentionPeriod=params["backup_retention_period"],
+    tags[run.source_tag] = run.source
+    request = dict(DBClusterIdentifier=run.identifier,
                    DeletionProtection=params["deletion_protection"],
                    CopyTagsToSnapshot=params["copy_tags_to_snapshot"],
                    Tags=ansible_dict_to_boto3_tag_list(tags))
+    if run.cloning:
+        # The point-in-time API takes no engine, backup retention nor backup window: the
+        # clone gets them from its source, and finish_cluster sets them.
+        request.update(SourceDBClusterIdentifier=run.source, RestoreType="copy-on-write",
+                       UseLatestRestorableTime=True)
+    else:
+        request.update(SnapshotIdentifier=run.source, Engine=params["engine"],
+                       BackupRetentionPeriod=params["backup_retention_period"],
+                       PreferredBackupWindow=params["preferred_backup_window"])
     optional = {"DBSubnetGroupName": params["db_subnet_group_name"],
                 "VpcSecurityGroupIds": params["vpc_security_group_ids"],
                 "DBClusterParameterGroupName": params["db_cluster_parameter_group_name"],
                 "KmsKeyId": params["kms_key_id"],
-                "PreferredBackupWindow": params["preferred_backup_window"],
                 "EnableCloudwatchLogsExports": params["enable_cloudwatch_logs_exports"]}
     request.update({key: value for key, value in optional.items() if value})
+    request = {key: value for key, value in request.items() if value is not None}
     scaling = params["serverless_v2_scaling"]
     if scaling:
         request["ServerlessV2ScalingConfiguration"] = {
@@ -692,9 +725,32 @@ def restore_params(run):
     return request
 
 
+def check_clone_source(run):
+    """The cluster to clone: visible to this account, available, of the engine (and version)."""
+    params = run.params
+    source = describe_cluster(run.rds, run.source)
+    if source is None:
+        run.fail("cluster %s is not visible to this account (for another account's cluster: "
+                 "share it through AWS RAM and accept the invitation)" % run.source)
+    if source.get("Status") != "available":
+        run.fail("cluster %s is %s, not available: it cannot be cloned now"
+                 % (run.source, source.get("Status")))
+    if source.get("Engine") != params["engine"]:
+        run.fail("cluster %s runs engine %s, not %s (engine)"
+                 % (run.source, source.get("Engine"), params["engine"]))
+    if not version_matches(params["engine_version"], source.get("EngineVersion")):
+        run.fail("cluster %s runs engine version %s, not %s (engine_version)"
+                 % (run.source, source.get("EngineVersion"), params["engine_version"]))
+
+
 def restore(run):
+    if run.cloning:
+        check_clone_source(run)
+        run.act("clone cluster %s from %s (copy-on-write)" % (run.identifier, run.source),
+                run.rds.restore_db_cluster_to_point_in_time, **restore_params(run))
+        return
     check_snapshot(run)
-    run.act("restore cluster %s from snapshot %s" % (run.identifier, run.params["snapshot"]),
+    run.act("restore cluster %s from snapshot %s" % (run.identifier, run.source),
             run.rds.restore_db_cluster_from_snapshot, **restore_params(run))
 
 
@@ -730,7 +786,7 @@ def create_instances(run, missing):
     record_instance_prefix(run)
     params = run.params
     tags = dict(params["tags"] or {})
-    tags[SOURCE_SNAPSHOT_TAG] = params["snapshot"]
+    tags[run.source_tag] = run.source
     for name in missing:
         request = dict(DBInstanceIdentifier=name, DBClusterIdentifier=run.identifier,
                        Engine=params["engine"], DBInstanceClass=params["instance_class"],
@@ -781,12 +837,27 @@ def finish_cluster(run):
             run.act("set maintenance window %s" % window, run.rds.modify_db_cluster,
                     DBClusterIdentifier=run.identifier, PreferredMaintenanceWindow=window,
                     ApplyImmediately=True)
+        if run.cloning:
+            apply_backup_settings(run)
         if run.params["enable_http_endpoint"] and not (run.cluster or {}).get("HttpEndpointEnabled"):
             run.act("enable the Data API", run.rds.enable_http_endpoint, ResourceArn=arn)
         tags.append({"Key": SETTINGS_TAG, "Value": SETTINGS_APPLIED})
     run.act("tag cluster %s %s" % (run.identifier, ", ".join(
         "%s=%s" % (tag["Key"], tag["Value"]) for tag in tags)),
         run.rds.add_tags_to_resource, ResourceName=arn, Tags=tags)
+
+
+def apply_backup_settings(run):
+    """A clone starts with its source's backup retention and window: set this environment's."""
+    cluster, params = run.cluster or {}, run.params
+    wanted = {"BackupRetentionPeriod": params["backup_retention_period"],
+              "PreferredBackupWindow": params["preferred_backup_window"]}
+    changes = {key: value for key, value in wanted.items()
+               if value is not None and cluster.get(key) != value}
+    if changes:
+        run.act("set %s" % ", ".join("%s %s" % item for item in sorted(changes.items())),
+                run.rds.modify_db_cluster, DBClusterIdentifier=run.identifier,
+                ApplyImmediately=True, **changes)
 
 
 def advance(run):
@@ -853,7 +924,8 @@ def instances_result(run):
 def main():
     argument_spec = dict(
         db_cluster_identifier=dict(type="str", required=True),
-        snapshot=dict(type="str", required=True),
+        snapshot=dict(type="str"),
+        source_cluster=dict(type="str"),
         engine=dict(type="str", choices=["aurora-postgresql", "aurora-mysql"],
                     default="aurora-postgresql"),
         engine_version=dict(type="str"),
@@ -887,7 +959,9 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[("master_user_password",
-                                                   "master_user_secret_arn")])
+                                                   "master_user_secret_arn"),
+                                                  ("snapshot", "source_cluster")],
+                              required_one_of=[("snapshot", "source_cluster")])
     check_arguments(module)
     run = Restore(module)
     polls, waited = 1, 0.0

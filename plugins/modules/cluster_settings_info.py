@@ -85,6 +85,11 @@ account_id:
   returned: always
   type: str
   sample: "222222222222"
+region:
+  description: The region the module acts in (a clone refresh builds production's cluster ARN with it).
+  returned: always
+  type: str
+  sample: eu-west-1
 source:
   description: The cluster the settings were read from, or null when none was found.
   returned: always
@@ -313,7 +318,7 @@ def main():
                              % module.params["db_cluster_identifier"])
     settings, origins = merge(read, module.params["overrides"])
     module.exit_json(
-        changed=False, account_id=account_id, settings=settings, origins=origins,
+        changed=False, account_id=account_id, region=module.region, settings=settings, origins=origins,
         canonical=described(canonical),
         source=source["DBClusterIdentifier"] if source else None,
         production_tagged=any(is_production(snapshot_tags(cluster))

@@ -27,7 +27,8 @@ DEFAULT_REGION = "eu-west-1"
 # Per-kind delays (seconds; negative: --creating-seconds), so operations can take real
 # proportions: a snapshot minutes, a rename seconds.
 DELAY_KINDS = (("snapshot", "snapshots and snapshot copies"), ("cluster", "new clusters"),
-               ("instance", "new instances"), ("rename", "cluster renames"))
+               ("instance", "new instances"), ("rename", "cluster renames"),
+               ("clone", "copy-on-write clones"))
 DELAY_SETTINGS = ("creating_seconds",) + tuple("%s_seconds" % kind for kind, _what in DELAY_KINDS)
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -130,7 +131,7 @@ def up(args):
         command = [sys.executable, "-m", "aws_emulator.server", "--state-dir", state_dir,
                    "--pg-root", pg_root, "--socket-dir", socket_dir, "--port", str(args.port),
                    "--region", args.region]
-        for name in DELAY_SETTINGS + ("throttle_rate", "error_rate"):
+        for name in DELAY_SETTINGS + ("restore_seconds_per_mb", "throttle_rate", "error_rate"):
             command += ["--" + name.replace("_", "-"), str(getattr(args, name))]
         if args.seed is not None:
             command += ["--seed", str(args.seed)]
@@ -242,7 +243,7 @@ def config(args):
     state = read_state(os.path.abspath(args.state_dir))
     if state is None:
         raise EmulatorError("no emulator runs for %s" % args.state_dir)
-    names = DELAY_SETTINGS + ("throttle_rate", "error_rate", "seed")
+    names = DELAY_SETTINGS + ("restore_seconds_per_mb", "throttle_rate", "error_rate", "seed")
     update = {key: getattr(args, key) for key in names if getattr(args, key) is not None}
     result = _http("http://127.0.0.1:%d/_emulator/config" % state["port"],
                    data=json.dumps(update).encode("utf-8"))
@@ -270,6 +271,8 @@ def build_parser():
                 sub.add_argument("--%s-seconds" % kind, type=float,
                                  default=-1.0 if name == "up" else None,
                                  help="%s take this long (negative: --creating-seconds)" % what)
+            sub.add_argument("--restore-seconds-per-mb", type=float, default=default,
+                             help="a restore from a snapshot takes this much longer per MB")
             sub.add_argument("--throttle-rate", type=float, default=default,
                              help="share of AWS calls answered with a Throttling error")
             sub.add_argument("--error-rate", type=float, default=default,

@@ -1,7 +1,8 @@
 """Aurora PostgreSQL on moto, backed by real PostgreSQL servers, and moto's cross-account gaps.
 
 Each patch below reproduces one documented AWS behaviour that moto 5 lacks; the emulator
-tests (tests/unit/test_emulator.py) state that behaviour and prove it end to end.
+tests (tests/unit/test_emulator.py, test_emulator_clone.py for clones) state that behaviour
+and prove it end to end.
 
 - A cluster (engine aurora-postgresql) gets its own PostgreSQL server; Endpoint and
   ReaderEndpoint are 127.0.0.1 and Port is that server's port.
@@ -15,22 +16,52 @@ tests (tests/unit/test_emulator.py) state that behaviour and prove it end to end
 - AWS: a restored cluster takes tags, deletion protection and the like from the request, not
   from the snapshot's source cluster.
 - AWS: StorageEncrypted without KmsKeyId uses the account's AWS-managed ``aws/rds`` key.
+- AWS: every Aurora cluster has a CloneGroupId; a clone shares its source's, a cluster
+  restored from a snapshot starts a new one.  Moto reports none.
+- AWS: RestoreDBClusterToPointInTime (a clone with RestoreType copy-on-write) creates a new
+  cluster holding the source's data as it is at that moment.  Moto copies the source's
+  settings (tags, deletion protection...) and no data; here it takes engine, version, master
+  user, password and database name from the source, everything else from the request (as
+  RestoreDBClusterFromSnapshot does), and its server starts from a fresh physical copy of the
+  source's.  In the same account the clone keeps the source's encryption unless the request
+  names a KmsKeyId.
+- AWS: a cluster another account shares through AWS RAM (invitation accepted, ram.py) is
+  visible to DescribeDBClusters by its ARN (members included; IncludeShared lists it too) and
+  can be cloned into the caller's account by ARN.  Refused, in AWS's order and with nothing
+  created: another region (InvalidParameterValue), not shared or missing
+  (DBClusterNotFoundFault), RestoreType not copy-on-write (InvalidParameterValue), source under
+  the AWS-managed key or a key whose policy does not grant the caller kms:DescribeKey and
+  kms:CreateGrant (KMSKeyNotAccessibleFault), source without a DB instance or not available
+  (InvalidDBClusterStateFault), the caller already holding a cluster of the same clone group
+  (InvalidDBClusterStateFault: one cross-account clone of a lineage per account), the name
+  taken (DBClusterAlreadyExistsFault).  A cross-account clone is always encrypted (the
+  request's KmsKeyId, else the caller's ``aws/rds`` key) and reports CrossAccountClone true.
 - Optional: clusters, instances and snapshots stay ``creating`` (a renamed cluster
-  ``renaming``) for a configured number of seconds, set for all or per kind; the moment each
-  turns ``available`` is logged (AVAILABILITY) for benchmarks.
+  ``renaming``) for a configured number of seconds, set for all or per kind (``clone`` for
+  copy-on-write clones, a constant); a cluster restored from a snapshot (or a full-copy
+  point-in-time restore) waits ``restore_seconds_per_mb`` more per MB of its data, so
+  restores take time in proportion to data and clones do not.  The moment each turns
+  ``available`` is logged (AVAILABILITY) for benchmarks.
 """
 
 import collections
+import os
 import threading
 import time
+import uuid
 
 from moto.kms.models import kms_backends
 from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.rds.exceptions import (
+    DBClusterNotFoundError,
+    InvalidDBClusterStateFault,
+    InvalidParameterCombination,
     InvalidParameterValue,
     RDSClientError,
 )
+
+from aws_emulator import kms, ram
 
 POSTGRES_ENGINES = ("aurora-postgresql", "postgres")
 
@@ -40,10 +71,12 @@ class EmulatorSettings:
 
     ``creating_seconds`` delays every new cluster, instance and snapshot and every rename; a
     per-kind delay (``snapshot_seconds`` for snapshots and their copies, ``cluster_seconds``,
-    ``instance_seconds``, ``rename_seconds``) overrides it for its kind when not negative, so a
-    test can give operations real proportions (a snapshot taking minutes, a rename seconds)."""
+    ``instance_seconds``, ``rename_seconds``, ``clone_seconds``) overrides it for its kind when
+    not negative, so a test can give operations real proportions (a snapshot taking minutes, a
+    rename seconds).  ``restore_seconds_per_mb`` adds that many seconds per MB of data to a
+    restore from a snapshot, so restores grow with data while clones stay constant."""
 
-    KINDS = ("snapshot", "cluster", "instance", "rename")
+    KINDS = ("snapshot", "cluster", "instance", "rename", "clone")
 
     def __init__(self):
         self.creating_seconds = 0.0
@@ -51,6 +84,8 @@ class EmulatorSettings:
         self.cluster_seconds = -1.0
         self.instance_seconds = -1.0
         self.rename_seconds = -1.0
+        self.clone_seconds = -1.0
+        self.restore_seconds_per_mb = 0.0
         self.throttle_rate = 0.0
         self.error_rate = 0.0
         self.lock = threading.RLock()
@@ -61,6 +96,7 @@ class EmulatorSettings:
 
     def as_dict(self):
         settings = {"creating_seconds": self.creating_seconds,
+                    "restore_seconds_per_mb": self.restore_seconds_per_mb,
                     "throttle_rate": self.throttle_rate, "error_rate": self.error_rate}
         for kind in self.KINDS:
             settings["%s_seconds" % kind] = getattr(self, "%s_seconds" % kind)
@@ -109,9 +145,10 @@ class AvailabilityLog:
 AVAILABILITY = AvailabilityLog()
 
 
-def _busy(resource, status, kind):
-    """Report ``status`` instead of the real one for the seconds configured for ``kind``."""
-    seconds = SETTINGS.seconds_for(kind)
+def _busy(resource, status, kind, extra_seconds=0.0):
+    """Report ``status`` instead of the real one for the seconds configured for ``kind``
+    (plus ``extra_seconds``: a restore's time per MB)."""
+    seconds = SETTINGS.seconds_for(kind) + extra_seconds
     if seconds > 0:
         resource.emulator_busy = (status, time.monotonic() + seconds)
         AVAILABILITY.add(resource, status, seconds)
@@ -157,7 +194,7 @@ def _prepare_encryption(backend, kwargs):
         kwargs["storage_encrypted"] = True
 
 
-def _attach_server(backend, cluster, start_server):
+def _attach_server(backend, cluster, start_server, kind="cluster", extra_seconds=0.0):
     if cluster.engine not in POSTGRES_ENGINES or _fleet() is None:
         return cluster
     try:
@@ -168,7 +205,7 @@ def _attach_server(backend, cluster, start_server):
                              "emulator could not start PostgreSQL: %s" % error) from error
     cluster.emulator_server = server
     cluster.port = server.port
-    _busy(cluster, "creating", "cluster")
+    _busy(cluster, "creating", kind, extra_seconds)
     return cluster
 
 
@@ -182,10 +219,45 @@ def create_db_cluster(self, kwargs):
         cluster._master_user_password, cluster.database_name))
 
 
-# Settings a restored cluster takes from its snapshot; everything else comes from the
-# request or AWS defaults, never from the source cluster (its tags, deletion protection...).
+# Settings a restored cluster takes from its snapshot (a clone from its source cluster);
+# everything else comes from the request or AWS defaults, never from the source cluster (its
+# tags, deletion protection, subnet group...).
 _FROM_SNAPSHOT = ("engine", "engine_version", "master_username", "database_name",
                   "storage_encrypted", "kms_key_id", "engine_mode")
+
+
+def _restored_props(backend, inherited, password, overrides):
+    """A restored cluster's settings: ``inherited`` (_FROM_SNAPSHOT's, from its source) and the
+    master password, then every setting the request names."""
+    props = dict(inherited, master_user_password=password)
+    for key, value in overrides.items():
+        if value is not None and key != "snapshot_identifier":
+            props[key] = value
+    if overrides.get("kms_key_id"):
+        props["kms_key_id"] = backend._validate_kms_key(overrides["kms_key_id"])
+        props["storage_encrypted"] = True
+    return props
+
+
+def _check_new_identifier(backend, identifier):
+    if identifier in backend.clusters:
+        raise RDSClientError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
+
+
+def _data_mb(path):
+    """Size of a physical copy in MB (what a restore's duration grows with)."""
+    total = 0
+    for directory, _subdirs, files in os.walk(path or ""):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                pass
+    return total / (1024.0 * 1024.0)
+
+
+def _restore_seconds(data):
+    return SETTINGS.restore_seconds_per_mb * _data_mb(data) if data else 0.0
 
 
 def restore_db_cluster_from_snapshot(self, from_snapshot_id, overrides):
@@ -193,21 +265,183 @@ def restore_db_cluster_from_snapshot(self, from_snapshot_id, overrides):
     if _busy_status(snapshot) or snapshot.status != "available":
         raise RDSClientError("InvalidDBClusterSnapshotStateFault",
                              "Snapshot %s is not available" % from_snapshot_id)
-    if overrides["db_cluster_identifier"] in self.clusters:
-        raise RDSClientError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
+    _check_new_identifier(self, overrides["db_cluster_identifier"])
     source = snapshot.cluster
-    props = {name: getattr(snapshot, name, None) or getattr(source, name, None)
-             for name in _FROM_SNAPSHOT}
-    props["master_user_password"] = source._master_user_password
-    for key, value in overrides.items():
-        if value is not None and key != "snapshot_identifier":
-            props[key] = value
-    if overrides.get("kms_key_id"):
-        props["kms_key_id"] = self._validate_kms_key(overrides["kms_key_id"])
+    inherited = {name: getattr(snapshot, name, None) or getattr(source, name, None)
+                 for name in _FROM_SNAPSHOT}
+    props = _restored_props(self, inherited, source._master_user_password, overrides)
     data = _snapshot_data(self, snapshot) if props["engine"] in POSTGRES_ENGINES else None
     cluster = _original_create_cluster(self, props)
     return _attach_server(self, cluster, lambda: _fleet().server_from_snapshot(
-        data, cluster.db_cluster_identifier))
+        data, cluster.db_cluster_identifier), extra_seconds=_restore_seconds(data))
+
+
+# --- clones and point-in-time restores (RestoreDBClusterToPointInTime) -----------------
+
+def _cluster_arn_parts(identifier):
+    """(region, account, name) of a cluster ARN; None for a name (or what is no cluster ARN)."""
+    parts = (identifier or "").split(":")
+    if len(parts) == 7 and parts[0] == "arn" and parts[5] == "cluster":
+        return parts[3], parts[4], parts[6]
+    return None
+
+
+def _shared_cluster(backend, region, account, name, identifier):
+    """Another account's cluster, visible only once shared with the caller through RAM."""
+    owner = backend.get_backend("rds", region, account)
+    cluster = owner.clusters.get(name.lower())
+    if cluster is None or not ram.cluster_shared_with(cluster.arn, backend.account_id):
+        raise DBClusterNotFoundError(identifier)
+    return cluster
+
+
+def _clone_group_id(self):
+    return self.__dict__.setdefault("emulator_clone_group_id", str(uuid.uuid4()))
+
+
+def _cross_account_clone(self):
+    return self.__dict__.get("emulator_cross_account_clone", False)
+
+
+def _check_source_key(backend, source):
+    """AWS: the clone's account must be able to use the source's key, so never aws/rds."""
+    if not source.storage_encrypted:
+        return
+    key = kms.find_key(source.kms_key_id)
+    if key is None or kms.is_aws_managed(key):
+        raise RDSClientError("KMSKeyNotAccessibleFault",
+                             "Cannot clone a cluster encrypted with the AWS-managed key across "
+                             "accounts: %s is encrypted with %s"
+                             % (source.db_cluster_identifier, source.kms_key_id))
+    missing = [action for action in ("kms:DescribeKey", "kms:CreateGrant")
+               if not kms.key_policy_allows(key, backend.account_id, action)]
+    if missing:
+        raise RDSClientError("KMSKeyNotAccessibleFault",
+                             "The key policy of %s does not grant account %s %s: it cannot "
+                             "clone %s" % (key.arn, backend.account_id, ", ".join(missing),
+                                           source.db_cluster_identifier))
+
+
+def _check_source_state(source):
+    if not source.members:
+        raise InvalidDBClusterStateFault("DB cluster %s has no DB instance: only a cluster with "
+                                         "one can be cloned" % source.db_cluster_identifier)
+    if _busy_status(source):
+        raise InvalidDBClusterStateFault("DB cluster %s is %s, not available"
+                                         % (source.db_cluster_identifier, _busy_status(source)))
+
+
+def _restore_source(backend, identifier, restore_type):
+    """The source cluster and whether it is another account's, after AWS's checks (in AWS's
+    order) for another account's cluster: region, share, restore type, key, instance."""
+    arn = _cluster_arn_parts(identifier)
+    if arn is None or arn[:2] == (backend.region_name, backend.account_id):
+        return backend.describe_db_clusters(db_cluster_identifier=identifier)[0], False
+    region, account, name = arn
+    if region != backend.region_name:
+        raise InvalidParameterValue("Cross-region clone not supported: %s is in %s, this "
+                                    "request in %s" % (identifier, region, backend.region_name))
+    source = _shared_cluster(backend, region, account, name, identifier)
+    if restore_type != "copy-on-write":
+        raise InvalidParameterValue("Cross-account restore is clone-only: RestoreType must be "
+                                    "copy-on-write to restore %s" % identifier)
+    _check_source_key(backend, source)
+    _check_source_state(source)
+    return source, True
+
+
+def _check_lineage(backend, source):
+    """AWS: an account holds at most one cross-account clone of a clone group."""
+    for cluster in list(backend.clusters.values()):
+        if cluster.clone_group_id == source.clone_group_id:
+            raise InvalidDBClusterStateFault(
+                "DB cluster %s in this account already belongs to the clone group %s of %s: "
+                "only one cross-account clone of a clone group is allowed per account"
+                % (cluster.db_cluster_identifier, source.clone_group_id, source.arn))
+
+
+def _copy_of(source):
+    """A physical copy of the source's server as it is now (deleted after the clone starts)."""
+    server = _server_of(source)
+    if server is None:
+        return None
+    try:
+        return server.snapshot()
+    except Exception as error:
+        raise RDSClientError("InternalFailure",
+                             "emulator could not copy PostgreSQL: %s" % error) from error
+
+
+def restore_db_cluster_to_point_in_time(self, db_cluster_identifier,
+                                        source_db_cluster_identifier=None,
+                                        restore_type="full-copy", restore_to_time=None,
+                                        use_latest_restorable_time=False, **overrides):
+    if restore_to_time is not None and use_latest_restorable_time:
+        raise InvalidParameterCombination("Cannot specify both RestoreToTime and "
+                                          "UseLatestRestorableTime")
+    if restore_to_time is not None and restore_type == "copy-on-write":
+        raise InvalidParameterCombination("RestoreToTime cannot be specified when RestoreType "
+                                          "is copy-on-write")
+    if not source_db_cluster_identifier:
+        raise InvalidParameterCombination("SourceDBClusterIdentifier is required (the emulator "
+                                          "does not look sources up by resource id)")
+    source, foreign = _restore_source(self, source_db_cluster_identifier, restore_type)
+    if foreign:
+        _check_lineage(self, source)
+    _check_new_identifier(self, db_cluster_identifier)
+    inherited = {name: getattr(source, name, None) for name in _FROM_SNAPSHOT}
+    if foreign and not overrides.get("kms_key_id"):
+        # A cross-account clone is always encrypted: without a KmsKeyId, with aws/rds.
+        inherited.update(storage_encrypted=True, kms_key_id=_default_rds_key_arn(self))
+    props = _restored_props(self, inherited, source._master_user_password,
+                            dict(overrides, db_cluster_identifier=db_cluster_identifier))
+    data = _copy_of(source)
+    try:
+        cluster = _original_create_cluster(self, props)
+        clone = restore_type == "copy-on-write"
+        if clone:
+            cluster.emulator_clone_group_id = source.clone_group_id
+            cluster.emulator_cross_account_clone = foreign
+        return _attach_server(
+            self, cluster, lambda: _fleet().server_from_snapshot(data, db_cluster_identifier),
+            kind="clone" if clone else "cluster",
+            extra_seconds=0.0 if clone else _restore_seconds(data))
+    finally:
+        if data:
+            _fleet().remove_snapshot(data)
+
+
+_original_describe_clusters = rds_models.RDSBackend.describe_db_clusters
+
+
+def describe_db_clusters(self, db_cluster_identifier=None, filters=None):
+    """AWS: another account's cluster is described by its ARN once shared with the caller."""
+    arn = _cluster_arn_parts(db_cluster_identifier)
+    if arn is not None and arn[1] != self.account_id:
+        if arn[0] != self.region_name:
+            raise DBClusterNotFoundError(db_cluster_identifier)
+        return [_shared_cluster(self, *arn, db_cluster_identifier)]
+    return _original_describe_clusters(self, db_cluster_identifier, filters)
+
+
+def shared_clusters(backend):
+    """The clusters other accounts share with this account (AWS: IncludeShared)."""
+    clusters = []
+    for arn in ram.shared_cluster_arns(backend.account_id, backend.region_name):
+        region, account, name = _cluster_arn_parts(arn)
+        cluster = backend.get_backend("rds", region, account).clusters.get(name.lower())
+        if cluster is not None:
+            clusters.append(cluster)
+    return clusters
+
+
+def describe_db_clusters_response(self):
+    params = self.params
+    filters = {f["Name"]: f["Values"] for f in params.get("Filters", [])}
+    clusters = self.backend.describe_db_clusters(params.get("DBClusterIdentifier"), filters)
+    if params.get("IncludeShared") and not params.get("DBClusterIdentifier"):
+        clusters = clusters + shared_clusters(self.backend)
+    return rds_responses.ActionResult({"DBClusters": clusters})
 
 
 def modify_db_cluster(self, kwargs):
@@ -465,6 +699,10 @@ def install(fleet):
     backend = rds_models.RDSBackend
     backend.create_db_cluster = create_db_cluster
     backend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot
+    backend.restore_db_cluster_to_point_in_time = restore_db_cluster_to_point_in_time
+    backend.describe_db_clusters = describe_db_clusters
+    rds_models.DBCluster.clone_group_id = property(_clone_group_id)
+    rds_models.DBCluster.cross_account_clone = property(_cross_account_clone)
     backend.modify_db_cluster = modify_db_cluster
     backend.delete_db_cluster = delete_db_cluster
     backend.create_db_cluster_snapshot = create_db_cluster_snapshot
@@ -483,3 +721,4 @@ def install(fleet):
     _status_property(rds_models.DBInstance)
     rds_responses.RDSResponse.describe_db_cluster_snapshots = (
         describe_db_cluster_snapshots_response)
+    rds_responses.RDSResponse.describe_db_clusters = describe_db_clusters_response

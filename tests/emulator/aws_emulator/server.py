@@ -1,5 +1,6 @@
-"""The emulator process: moto's server over HTTP, patched for Aurora PostgreSQL, plus
-two accounts, fault injection and API call counting.  Started by ``aws-emulator up``."""
+"""The emulator process: moto's server over HTTP, patched for Aurora PostgreSQL and
+cross-account cloning (RDS, RAM, KMS), plus two accounts, fault injection and API call
+counting.  Started by ``aws-emulator up``."""
 
 import argparse
 import io
@@ -16,7 +17,7 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from aws_emulator import kms, rds
+from aws_emulator import kms, ram, rds
 from aws_emulator.postgres import PostgresFleet
 
 ACCOUNTS = {"production": "111111111111", "acceptance": "222222222222"}
@@ -314,6 +315,7 @@ def main(argv=None):
     parser.add_argument("--creating-seconds", type=float, default=0.0)
     for kind in rds.SETTINGS.KINDS:
         parser.add_argument("--%s-seconds" % kind, type=float, default=-1.0)
+    parser.add_argument("--restore-seconds-per-mb", type=float, default=0.0)
     parser.add_argument("--throttle-rate", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=None)
@@ -323,9 +325,11 @@ def main(argv=None):
     fleet = PostgresFleet(args.pg_root, args.socket_dir, registry)
     rds.install(fleet)
     kms.install()
+    ram.install()  # before the app: moto builds its RAM routes from ram's url_paths
     rds.SETTINGS.creating_seconds = args.creating_seconds
     for kind in rds.SETTINGS.KINDS:
         setattr(rds.SETTINGS, "%s_seconds" % kind, getattr(args, "%s_seconds" % kind))
+    rds.SETTINGS.restore_seconds_per_mb = args.restore_seconds_per_mb
     rds.SETTINGS.throttle_rate = args.throttle_rate
     rds.SETTINGS.error_rate = args.error_rate
 
