@@ -304,6 +304,7 @@ def one_run(index, env, url, logs, extra_vars, baseline=False, method="snapshot"
     control(url, "available?reset=1")
     if method == "clone":  # production's cluster is shared once (benchmark); nothing per run
         name, run["share_seconds"], share_events = "app-prod (clone)", None, []
+        run["snapshot"] = name
         extra_vars = list(extra_vars) + ["refresh_method=clone"]
     else:
         run["share_seconds"], share_events = playbook(
@@ -362,7 +363,8 @@ def run_rows(run):
             label = "total (report: phase 2 start to report)" if step == "total" else step
             rows.append(("  step " + label, float(run["steps"][step])))
     rows.append(("refresh_acceptance.yml wall time", run["wall_seconds"]))
-    rows.append(("downtime (report: first rename to canonical available)", run["downtime_seconds"]))
+    rows.append(("downtime (report: first rename, or a clone's deletion, to canonical available)",
+                 run["downtime_seconds"]))
     if run["name_free_seconds"] is not None:  # logged only with --creating-seconds
         rows.append(("  of which no cluster at all at the name (emulator: rename to rename)",
                      run["name_free_seconds"]))
