@@ -152,6 +152,7 @@ except ImportError:
     pass  # AnsibleAWSModule reports the missing dependency
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.dbops.aurora.plugins.module_utils import conventions
@@ -254,9 +255,12 @@ class Retirement:
                          conventions.SOURCE_CLUSTER_TAG: self.module.params["source_cluster"]})
             self.fence.check()
             self.actions.append("final snapshot %s of %s" % (name, cluster["DBClusterIdentifier"]))
-            self.rds.create_db_cluster_snapshot(
-                DBClusterSnapshotIdentifier=name, DBClusterIdentifier=cluster["DBClusterIdentifier"],
-                Tags=ansible_dict_to_boto3_tag_list(tags), aws_retry=True)
+            try:
+                self.rds.create_db_cluster_snapshot(
+                    DBClusterSnapshotIdentifier=name, DBClusterIdentifier=cluster["DBClusterIdentifier"],
+                    Tags=ansible_dict_to_boto3_tag_list(tags), aws_retry=True)
+            except is_boto3_error_code("DBClusterSnapshotAlreadyExistsFault"):
+                pass  # a retried call whose first attempt went through: the next pass finds it
             return False
         return found.get("Status") == "available"
 

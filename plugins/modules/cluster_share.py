@@ -88,6 +88,8 @@ actions:
   elements: str
 """
 
+import uuid
+
 try:
     import botocore
 except ImportError:
@@ -156,9 +158,10 @@ def ensure_shared(module, ram, share, cluster_arn, actions):
                        % (params["name"], cluster_arn, ", ".join(params["principals"])))
         if module.check_mode:
             return None
+        # One token for the call and its retries: a retry after a lost answer makes no second share.
         return ram.create_resource_share(
             name=params["name"], resourceArns=[cluster_arn], principals=params["principals"],
-            allowExternalPrincipals=params["allow_external_principals"],
+            allowExternalPrincipals=params["allow_external_principals"], clientToken=str(uuid.uuid4()),
             tags=[{"key": "managed-by", "value": "dbops.aurora"}], aws_retry=True)["resourceShare"]
     arn = share["resourceShareArn"]
     resources = {entry["associatedEntity"] for entry in associations(ram, arn, "RESOURCE")
@@ -172,7 +175,8 @@ def ensure_shared(module, ram, share, cluster_arn, actions):
         actions.append("add %s to resource share %s" % (
             ", ".join(add.get("resourceArns", []) + add.get("principals", [])), params["name"]))
         if not module.check_mode:
-            ram.associate_resource_share(resourceShareArn=arn, aws_retry=True, **add)
+            ram.associate_resource_share(resourceShareArn=arn, clientToken=str(uuid.uuid4()),
+                                         aws_retry=True, **add)
     return share
 
 

@@ -68,6 +68,7 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports the missing dependency
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.dbops.aurora.plugins.module_utils.rds import paginate, retrying_client
 
@@ -93,8 +94,11 @@ def main():
             if entry.get("status") == "PENDING":
                 accepted.append(entry["resourceShareName"])
                 if not module.check_mode:
-                    ram.accept_resource_share_invitation(
-                        resourceShareInvitationArn=entry["resourceShareInvitationArn"], aws_retry=True)
+                    try:
+                        ram.accept_resource_share_invitation(
+                            resourceShareInvitationArn=entry["resourceShareInvitationArn"], aws_retry=True)
+                    except is_boto3_error_code("ResourceShareInvitationAlreadyAcceptedException"):
+                        pass  # a retried call whose first attempt went through
                 entry["status"] = "ACCEPTED"
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg="Failed to accept the invitations of account %s"
