@@ -404,8 +404,7 @@ CREDENTIALS_RESET = "reset"
 # The settings the restore API does not take (maintenance window, Data API), applied once.
 SETTINGS_TAG = "dbops:settings"
 SETTINGS_APPLIED = "applied"
-RESERVED_TAGS = (SOURCE_SNAPSHOT_TAG, SOURCE_CLUSTER_TAG, INSTANCE_PREFIX_TAG, CREDENTIALS_TAG,
-                 SETTINGS_TAG)
+RESERVED_TAGS = (SOURCE_SNAPSHOT_TAG, INSTANCE_PREFIX_TAG, CREDENTIALS_TAG, SETTINGS_TAG)
 SECRET_ARN_PREFIX = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 MAX_INSTANCES = 15
 # States a cluster or instance does not leave by itself: waiting would only time out.
@@ -532,7 +531,10 @@ def check_arguments(module):
     if secret is not None and not SECRET_ARN_PREFIX.match(secret):
         problems.append("master_user_secret_arn %r must be a Secrets Manager secret ARN "
                         "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)" % secret)
-    reserved = sorted(set(params["tags"] or {}) & set(RESERVED_TAGS))
+    # A clone's record is dbops:source-cluster; a restore leaves that tag to the caller (a
+    # sanitising share names its production cluster with it).
+    reserved_tags = RESERVED_TAGS + ((SOURCE_CLUSTER_TAG,) if params["source_cluster"] else ())
+    reserved = sorted(set(params["tags"] or {}) & set(reserved_tags))
     if reserved:
         problems.append("tags must not set %s: the module sets it" % ", ".join(reserved))
     if params["wait_timeout"] < 0:

@@ -53,8 +53,9 @@ extends_documentation_fragment:
 notes:
   - "IAM actions: rds:DescribeDBClusters, kms:DescribeKey, kms:GetKeyPolicy on the cluster's key,
     ram:GetResourceShares, ram:GetResourceShareAssociations, ram:CreateResourceShare,
-    ram:AssociateResourceShare, ram:DeleteResourceShare, and rds:PutResourcePolicy,
-    rds:GetResourcePolicy, rds:DeleteResourcePolicy (RAM's own calls on the cluster)."
+    ram:TagResource (the share is created with a tag), ram:AssociateResourceShare, and
+    ram:DeleteResourceShare for O(state=absent). The shipped policy production_clone.json
+    (playbooks/iam_policies.yml) grants them but the last."
 """
 
 EXAMPLES = r"""

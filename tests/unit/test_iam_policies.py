@@ -16,9 +16,12 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AWS_SIDE = os.path.join(ROOT, "playbooks", "templates", "iam", "aws_side_actions.yml")
-# Actions AWS authorises only against "*": listings, and calls that create what no name identifies yet.
+# Actions AWS authorises only against "*": listings (AWS RAM's are Get*), and calls that create
+# what no name identifies yet.
 UNSCOPABLE = re.compile(r"^[a-z0-9-]+:(Describe|List)[A-Za-z]*$|^kms:CreateKey$"
-                        r"|^secretsmanager:GetRandomPassword$")
+                        r"|^secretsmanager:GetRandomPassword$"
+                        r"|^ram:(GetResourceShares|GetResourceShareAssociations|GetResourceShareInvitations"
+                        r"|CreateResourceShare)$")
 # IAM's size limit of a managed policy, white space not counted.
 MANAGED_POLICY_MAX = 6144
 
@@ -42,6 +45,7 @@ ACCEPTANCE_VALUES = {
     "refresh_ssm_outputs_prefix": "/shop/acc/refresh",
     "refresh_secret_arn_parameter": "/shop/acc/db-credentials-arn",
     "refresh_cluster_ssm_prefix": "/shop/acc/cluster",
+    "refresh_clone_parameter": "/shop/acc/clone/current",
     "bastion_transfer_bucket_name": "shop-acc-ssm-transfer-210987654321",
     "bastion_instance_id_parameter": "/shop/acc/bastion/instance-id",
 }
@@ -101,8 +105,9 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def allows(document, action, resource, aliases=(), via=None):
-    """Whether an Allow statement names action and resource (conditions: key aliases, kms:ViaService)."""
+def allows(document, action, resource, aliases=(), via=None, context=None):
+    """Whether an Allow statement names action and resource (conditions: key aliases, kms:ViaService,
+    and the StringEquals(IfExists) keys given in ``context``, a request's values)."""
     for statement in document["Statement"]:
         if not any(glob(p, action) for p in as_list(statement["Action"])):
             continue
@@ -115,6 +120,10 @@ def allows(document, action, resource, aliases=(), via=None):
         wanted_via = condition.get("StringEquals", {}).get("kms:ViaService")
         if wanted_via is not None and wanted_via != via:
             continue
+        if any(key in (context or {}) and context[key] not in as_list(values)
+               for operator in ("StringEquals", "StringEqualsIfExists")
+               for key, values in condition.get(operator, {}).items()):
+            continue
         return True
     return False
 
@@ -123,6 +132,12 @@ def provisioning(documents, host):
     """Both provisioning files of a host, as the one credential holding them sees them."""
     return {"Statement": (documents[host + "/provisioning"]["Statement"]
                           + documents[host + "/provisioning_bastion"]["Statement"])}
+
+
+def clone_refresh(documents):
+    """acceptance_clone beside acceptance_jobs, as a clone refresh's credential holds them."""
+    return {"Statement": (documents["acceptance/acceptance_jobs"]["Statement"]
+                          + documents["acceptance/acceptance_clone"]["Statement"])}
 
 
 def actions(document):
@@ -136,19 +151,21 @@ def all_documents(local, production, acceptance):
 
 
 def test_each_inventory_gets_the_policies_of_the_jobs_its_hosts_run(local, production, acceptance):
-    assert sorted(local) == ["acceptance/acceptance_jobs", "acceptance/provisioning",
-                             "acceptance/provisioning_bastion", "production/production_jobs",
+    assert sorted(local) == ["acceptance/acceptance_clone", "acceptance/acceptance_jobs",
+                             "acceptance/provisioning", "acceptance/provisioning_bastion",
+                             "production/production_clone", "production/production_jobs",
                              "production/provisioning", "production/provisioning_bastion"]
-    assert sorted(production) == ["production/production_jobs", "production/provisioning",
-                                  "production/provisioning_bastion"]
-    assert sorted(acceptance) == ["acceptance/acceptance_jobs", "acceptance/provisioning",
-                                  "acceptance/provisioning_bastion"]
+    assert sorted(production) == ["production/production_clone", "production/production_jobs",
+                                  "production/provisioning", "production/provisioning_bastion"]
+    assert sorted(acceptance) == ["acceptance/acceptance_clone", "acceptance/acceptance_jobs",
+                                  "acceptance/provisioning", "acceptance/provisioning_bastion"]
 
 
 def test_without_a_bastion_there_is_no_bastion_policy(tmp_path):
     result, documents = render(tmp_path, "production", dict(PRODUCTION_VALUES, dbops_bastion_enabled=False))
     assert result.returncode == 0, result.stdout
-    assert sorted(documents) == ["production/production_jobs", "production/provisioning"]
+    assert sorted(documents) == ["production/production_clone", "production/production_jobs",
+                                 "production/provisioning"]
     assert not any(a.startswith(("iam:PassRole", "s3:", "ec2:RunInstances"))
                    for a in actions(documents["production/provisioning"]))
 
@@ -185,10 +202,13 @@ def test_star_only_in_statements_marked_unscopable_and_only_for_unscopable_actio
 def test_every_arn_names_the_configured_region_and_an_account_of_the_inventory(production, acceptance):
     for name, document, own, others in (
             ("production", production["production/production_jobs"], "123456789012", set()),
+            ("production", production["production/production_clone"], "123456789012", set()),
             ("production", provisioning(production, "production"), "123456789012", set()),
             ("acceptance", provisioning(acceptance, "acceptance"), "210987654321", set()),
             # Production's snapshots and key, shared with acceptance.
-            ("acceptance", acceptance["acceptance/acceptance_jobs"], "210987654321", {"123456789012"})):
+            ("acceptance", acceptance["acceptance/acceptance_jobs"], "210987654321", {"123456789012"}),
+            # Production's cluster, its key and its RAM invitations.
+            ("acceptance", acceptance["acceptance/acceptance_clone"], "210987654321", {"123456789012"})):
         for statement in document["Statement"]:
             for arn in as_list(statement["Resource"]):
                 if arn == "*":
@@ -383,6 +403,76 @@ def test_provisioning_touches_only_its_environments_named_resources(production, 
         assert not allows(document, "kms:ScheduleKeyDeletion", key, aliases=["alias/other"])
 
 
+def test_the_cluster_share_shares_only_the_production_cluster_and_changes_nothing_else(production):
+    share = production["production/production_clone"]
+    cluster = "arn:aws:rds:us-east-2:123456789012:cluster:shop-live"
+    shares = "arn:aws:ram:us-east-2:123456789012:resource-share/"
+    assert allows(share, "ram:CreateResourceShare", "*", context={"ram:ResourceArn": cluster})
+    assert not allows(share, "ram:CreateResourceShare", "*",
+                      context={"ram:ResourceArn": cluster.replace("shop-live", "other")})
+    name = {"ram:ResourceShareName": "dbops-clone-shop-live"}
+    assert allows(share, "ram:AssociateResourceShare", shares + "1a2b", context=name)
+    assert allows(share, "ram:AssociateResourceShare", shares + "1a2b", context=dict(name, **{"ram:ResourceArn": cluster}))
+    assert not allows(share, "ram:AssociateResourceShare", shares + "1a2b",
+                      context={"ram:ResourceShareName": "someone-elses-share"})
+    assert not allows(share, "ram:AssociateResourceShare", shares.replace("123456789012", "210987654321") + "1a2b",
+                      context=name)
+    assert allows(share, "ram:TagResource", shares + "1a2b")
+    # Nothing is removed from a share or deleted, and the cluster itself is never changed.
+    assert actions(share) == {"ram:GetResourceShares", "ram:GetResourceShareAssociations", "ram:CreateResourceShare",
+                              "ram:AssociateResourceShare", "ram:TagResource", "rds:DescribeDBClusters",
+                              "kms:DescribeKey", "kms:GetKeyPolicy"}
+    key = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert allows(share, "kms:GetKeyPolicy", key, aliases=["alias/shop-live"])
+    assert not allows(share, "kms:GetKeyPolicy", key, aliases=["alias/other"])
+    assert allows(share, "kms:DescribeKey", key, aliases=["alias/aws/rds"])  # refused with a reason
+    # The snapshot share's policy has nothing of RAM.
+    assert not any(a.startswith("ram:") for a in actions(production["production/production_jobs"]))
+
+
+def test_a_clone_refresh_clones_only_the_source_cluster_into_its_own_names(acceptance):
+    clone = clone_refresh(acceptance)
+    alone = acceptance["acceptance/acceptance_clone"]
+    rds = "arn:aws:rds:us-east-2:210987654321:"
+    source = "arn:aws:rds:us-east-2:123456789012:cluster:shop-live"
+    for arn in (source, rds + "cluster:shop-acc-r1a2b3c4d", rds + "subgrp:shop-acc", rds + "cluster-pg:shop-acc-params"):
+        assert allows(alone, "rds:RestoreDBClusterToPointInTime", arn), arn
+    for arn in (source.replace("shop-live", "other"), source.replace("123456789012", "999999999999"),
+                rds + "cluster:shop-acc", rds + "cluster:other-r1a2b3c4d"):
+        assert not allows(clone, "rds:RestoreDBClusterToPointInTime", arn), arn
+    # The serving clone is snapshotted and deleted (acceptance_jobs alone never deletes it).
+    assert allows(clone, "rds:DeleteDBCluster", rds + "cluster:shop-acc")
+    assert not allows(acceptance["acceptance/acceptance_jobs"], "rds:DeleteDBCluster", rds + "cluster:shop-acc")
+    assert not allows(clone, "rds:DeleteDBCluster", rds + "cluster:other")
+    final = rds + "cluster-snapshot:shop-acc-final-r1a2b3c4d"
+    for arn in (rds + "cluster:shop-acc", rds + "cluster:shop-acc-undone-r1a2b3c4d", final):
+        assert allows(alone, "rds:CreateDBClusterSnapshot", arn), arn
+    assert not allows(clone, "rds:CreateDBClusterSnapshot", rds + "cluster:other")
+    for action in ("rds:AddTagsToResource", "rds:DeleteDBClusterSnapshot", "rds:RestoreDBClusterFromSnapshot"):
+        assert allows(alone, action, final), action
+        # Provisioning's final snapshot of the canonical cluster is not a clone refresh's.
+        assert not allows(clone, action, rds + "cluster-snapshot:shop-acc-final-20250101"), action
+    # A rollback restores the final snapshot as <canonical>-previous-<id>-f (acceptance_jobs names it).
+    assert allows(clone, "rds:RestoreDBClusterFromSnapshot", rds + "cluster:shop-acc-previous-r1a2b3c4d-f")
+    assert not allows(clone, "rds:RestoreDBClusterFromSnapshot", rds + "cluster:shop-acc")
+
+
+def test_a_clone_refresh_accepts_only_the_source_accounts_invitations_and_reads_its_key(acceptance):
+    alone = acceptance["acceptance/acceptance_clone"]
+    invitation = "arn:aws:ram:us-east-2:123456789012:resource-share-invitation/1a2b"
+    assert allows(alone, "ram:AcceptResourceShareInvitation", invitation)
+    assert not allows(alone, "ram:AcceptResourceShareInvitation", invitation.replace("123456789012", "999999999999"))
+    source_key = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    # clone_lineage asks KMS itself, not through RDS; production's key policy decides the key.
+    assert allows(alone, "kms:DescribeKey", source_key)
+    assert not allows(alone, "kms:DescribeKey", source_key.replace("123456789012", "999999999999"))
+    assert not allows(alone, "kms:CreateGrant", source_key)
+    ssm = "arn:aws:ssm:us-east-2:210987654321:parameter"
+    for action in ("ssm:GetParameter", "ssm:PutParameter"):
+        assert allows(alone, action, ssm + "/shop/acc/clone/current"), action
+        assert not allows(alone, action, ssm + "/shop/acc/clone/other"), action
+
+
 def test_the_local_policies_name_the_emulators_accounts_and_names(local):
     refresh = local["acceptance/acceptance_jobs"]
     assert allows(refresh, "rds:DeleteDBCluster",
@@ -396,16 +486,26 @@ def test_the_local_policies_name_the_emulators_accounts_and_names(local):
     share = local["production/production_jobs"]
     assert allows(share, "rds:CreateDBClusterSnapshot", "arn:aws:rds:eu-west-1:111111111111:cluster:app-prod")
     assert allows(share, "kms:DescribeKey", "arn:aws:kms:eu-west-1:111111111111:key/k", aliases=["alias/app-prod"])
+    # The clone refresh's names in the emulator: app-prod shared as dbops-clone-app-prod, the default pointer.
+    assert allows(local["production/production_clone"], "ram:AssociateResourceShare",
+                  "arn:aws:ram:eu-west-1:111111111111:resource-share/1a2b",
+                  context={"ram:ResourceShareName": "dbops-clone-app-prod"})
+    clone = local["acceptance/acceptance_clone"]
+    assert allows(clone, "rds:RestoreDBClusterToPointInTime", "arn:aws:rds:eu-west-1:111111111111:cluster:app-prod")
+    assert allows(clone, "ssm:PutParameter",
+                  "arn:aws:ssm:eu-west-1:222222222222:parameter/dbops/acceptance/clone/current")
 
 
 def test_aws_side_actions_are_in_their_policies_and_policies_fit_iams_size_limit(local, production,
                                                                                  acceptance):
     with open(AWS_SIDE, encoding="utf-8") as handle:
         aws_side = yaml.safe_load(handle)
+    clone_documents = {"production": local["production/production_clone"], "acceptance": clone_refresh(local)}
     for host in ("production", "acceptance"):
         for policy, document in (("provisioning", provisioning(local, host)),
-                                 (host + "_jobs", local["%s/%s_jobs" % (host, host)])):
-            missing = set(aws_side[policy]) - actions(document)
+                                 (host + "_jobs", local["%s/%s_jobs" % (host, host)]),
+                                 (host + "_clone", clone_documents[host])):
+            missing = set(aws_side.get(policy) or {}) - actions(document)
             assert not missing, (host, policy, missing)
             assert not actions(document) & set(aws_side["tolerated_denials"]), (host, policy)
     for name, document in all_documents(local, production, acceptance):

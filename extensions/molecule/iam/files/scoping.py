@@ -3,7 +3,7 @@
 moto enforces IAM on actions only, so the IAM scenario attaches the policies' actions on "*".
 This script closes the gap from the other side: after the jobs ran, it lists the real resources
 in the emulator (clusters, instances, snapshots, groups, parameters, secrets, the bastion's role
-and transfer bucket, the keys' aliases) and asks of each whether the rendered policy's statements for the action that
+and transfer bucket, the keys' aliases, AWS RAM shares and invitations) and asks of each whether the rendered policy's statements for the action that
 touches it name it, with IAM's wildcards.  A name the jobs use but the policy does not cover would
 be refused by AWS on the first real run.
 
@@ -31,10 +31,11 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def allows(policy, action, resource, key_aliases=()):
+def allows(policy, action, resource, key_aliases=(), context=None):
     """Whether an Allow statement of the policy names the action and the resource.
 
-    Conditions are not evaluated, except kms:ResourceAliases, checked against the key's aliases."""
+    Conditions are not evaluated, except kms:ResourceAliases, checked against the key's aliases,
+    and the StringEquals(IfExists) keys the check gives in ``context`` (a request's values)."""
     for statement in policy["Statement"]:
         if statement.get("Effect") != "Allow":
             continue
@@ -42,9 +43,13 @@ def allows(policy, action, resource, key_aliases=()):
             continue
         if not any(glob_matches(pattern, resource) for pattern in as_list(statement["Resource"])):
             continue
-        wanted = (statement.get("Condition", {}).get("ForAnyValue:StringEquals", {})
-                  .get("kms:ResourceAliases"))
+        condition = statement.get("Condition", {})
+        wanted = condition.get("ForAnyValue:StringEquals", {}).get("kms:ResourceAliases")
         if wanted is not None and not set(as_list(wanted)) & set(key_aliases):
+            continue
+        if any(key in (context or {}) and context[key] not in as_list(values)
+               for operator in ("StringEquals", "StringEqualsIfExists")
+               for key, values in condition.get(operator, {}).items()):
             continue
         return True
     return False
@@ -77,8 +82,23 @@ def resources(profile):
     region = session.region_name
     account = HOSTS[profile]
     ssm_arn = "arn:aws:ssm:%s:%s:parameter" % (region, account)
+    # AWS RAM: this account's shares with what each shares, the invitations it received.
+    ram = session.client("ram")
+    shares = [{"arn": share["resourceShareArn"], "name": share["name"],
+               "resources": [entry["associatedEntity"] for entry in ram.get_resource_share_associations(
+                   associationType="RESOURCE", resourceShareArns=[share["resourceShareArn"]])
+                   ["resourceShareAssociations"]]}
+              for share in ram.get_resource_shares(resourceOwner="SELF")["resourceShares"]
+              if share["status"] == "ACTIVE"]
+    invitations = [entry["resourceShareInvitationArn"] for entry in
+                   ram.get_resource_share_invitations()["resourceShareInvitations"]]
     return {
         "clusters": [c["DBClusterArn"] for c in clusters],
+        # A cross-account clone, by the name it was created under (the swap records it).
+        "clones": [c["DBClusterArn"].rsplit(":", 1)[0] + ":" + tags_of(c).get(
+            "dbops:swap-candidate", c["DBClusterIdentifier"]) for c in clusters if c.get("CrossAccountClone")],
+        "shares": shares,
+        "invitations": invitations,
         "instances": [i["DBInstanceArn"] for i in instances],
         "manual_snapshots": [s["DBClusterSnapshotArn"] for s in manual],
         "shared_snapshots": [s["DBClusterSnapshotArn"] for s in shared],
@@ -92,9 +112,17 @@ def resources(profile):
         "bastion_roles": roles,
         "bastion_instance_profiles": profiles,
         # Each cluster's key, with the aliases a kms:ResourceAliases condition sees.
-        "cluster_keys": [(c["KmsKeyId"], aliases.get(c["KmsKeyId"].split("/")[-1], []))
+        "cluster_keys": [(key_arn(c["KmsKeyId"], region, account), aliases.get(c["KmsKeyId"].split("/")[-1], []))
                          for c in clusters if c.get("KmsKeyId")],
     }
+
+
+def tags_of(resource):
+    return {tag["Key"]: tag["Value"] for tag in resource.get("TagList", [])}
+
+
+def key_arn(key_id, region, account):
+    return key_id if key_id.startswith("arn:") else "arn:aws:kms:%s:%s:key/%s" % (region, account, key_id)
 
 
 def load(policy_dir, host, *names):
@@ -146,8 +174,9 @@ def checks(policy_dir):
                for arn in acceptance["clusters"]]
     wanted += [("acceptance_jobs", "acceptance", refresh, "rds:DeleteDBInstance", arn)
                for arn in acceptance["instances"]]
+    # Final snapshots of clones are acceptance_clone's (below).
     wanted += [("acceptance_jobs", "acceptance", refresh, "rds:DeleteDBClusterSnapshot", arn)
-               for arn in acceptance["manual_snapshots"]]
+               for arn in acceptance["manual_snapshots"] if not is_final_snapshot(arn)]
     wanted += [("acceptance_jobs", "acceptance", refresh, "rds:CopyDBClusterSnapshot", arn)
                for arn in acceptance["shared_snapshots"]]
     wanted += [("acceptance_jobs", "acceptance", refresh, "rds:RestoreDBClusterFromSnapshot", arn)
@@ -160,13 +189,62 @@ def checks(policy_dir):
                for arn in acceptance["secrets"]]
     wanted += [("acceptance_jobs", "acceptance", refresh, "kms:DescribeKey", key, aliases)
                for key, aliases in acceptance["cluster_keys"]]
+    wanted += clone_checks(policy_dir, production, acceptance)
     results = []
     for check in wanted:
         name, host, policy, action, resource = check[:5]
         aliases = check[5] if len(check) > 5 else ()
+        context = check[6] if len(check) > 6 else None
         results.append({"policy": name, "host": host, "action": action, "resource": resource,
-                        "aliases": list(aliases), "allowed": allows(policy, action, resource, aliases)})
+                        "aliases": list(aliases), "context": context,
+                        "allowed": allows(policy, action, resource, aliases, context)})
     return results
+
+
+def is_final_snapshot(arn):
+    """A clone refresh's final snapshot of a clone, <canonical>-final-<refresh id>."""
+    return re.search(r":cluster-snapshot:app-acceptance-final-r[0-9a-f]{8}$", arn) is not None
+
+
+def clone_checks(policy_dir, production, acceptance):
+    """The clone refreshes' names: production's share, acceptance's invitations, clones, final
+    snapshots and clone pointer, against the policies their credentials hold."""
+    share = load(policy_dir, "production", "production_clone")
+    wanted = []
+    for found in production["shares"]:
+        wanted += [("production_clone", "production", share, action, found["arn"], (),
+                    {"ram:ResourceShareName": found["name"], "ram:ResourceArn": resource})
+                   for action in ("ram:AssociateResourceShare", "ram:TagResource")
+                   for resource in found["resources"]]
+        wanted += [("production_clone", "production", share, "ram:CreateResourceShare", resource, (),
+                    {"ram:ResourceArn": resource}) for resource in found["resources"]]
+    wanted += [("production_clone", "production", share, action, key, aliases)
+               for action in ("kms:DescribeKey", "kms:GetKeyPolicy")
+               for key, aliases in production["cluster_keys"]]
+    # The credential of a clone refresh holds acceptance_clone beside acceptance_jobs.
+    clone = load(policy_dir, "acceptance", "acceptance_jobs", "acceptance_clone")
+    shared_clusters = [resource for found in production["shares"] for resource in found["resources"]
+                       if ":cluster:" in resource]
+    wanted += [("acceptance_clone", "acceptance", clone, "ram:AcceptResourceShareInvitation", arn)
+               for arn in acceptance["invitations"]]
+    wanted += [("acceptance_clone", "acceptance", clone, "rds:RestoreDBClusterToPointInTime", arn)
+               for arn in shared_clusters + acceptance["clones"] + acceptance["subnet_groups"]
+               + acceptance["parameter_groups"]]
+    wanted += [("acceptance_clone", "acceptance", clone, action, arn)
+               for action in ("rds:CreateDBClusterSnapshot", "rds:DeleteDBCluster")
+               for arn in acceptance["clusters"]]
+    finals = [arn for arn in acceptance["manual_snapshots"] if is_final_snapshot(arn)]
+    wanted += [("acceptance_clone", "acceptance", clone, action, arn)
+               for action in ("rds:CreateDBClusterSnapshot", "rds:AddTagsToResource",
+                              "rds:DeleteDBClusterSnapshot", "rds:RestoreDBClusterFromSnapshot")
+               for arn in finals]
+    wanted += [("acceptance_clone", "acceptance", clone, action, arn)
+               for action in ("ssm:GetParameter", "ssm:PutParameter")
+               for arn in acceptance["parameters"] if "/clone/" in arn]
+    # The source cluster's key, asked for directly (clone_lineage), in production's account.
+    wanted += [("acceptance_clone", "acceptance", clone, "kms:DescribeKey", key)
+               for key, dummy in production["cluster_keys"]]
+    return wanted
 
 
 def main(argv):
