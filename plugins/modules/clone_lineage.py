@@ -195,7 +195,7 @@ def key_refusal(module, key_id):
     return None
 
 
-def refusals_for(module, rds, source):
+def refusals_for(module, source):
     """Every reason the source cannot be cloned into this account (empty when it can)."""
     params = module.params
     arn = params["source_cluster"]
@@ -317,7 +317,7 @@ def main():
     retirement = None
     try:
         source = describe_cluster(rds, params["source_cluster"])
-        refusals = refusals_for(module, rds, source)
+        refusals = refusals_for(module, source)
         own, foreign = lineage(module, rds, source) if source else ([], [])
         for cluster in foreign:
             refusals.append("this account already holds %s, a clone of the same lineage that is "
